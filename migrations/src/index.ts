@@ -1,0 +1,1 @@
+export { type DatabaseKind, databases, migrateLatest, migrateRollback, schemaFingerprint } from './migrator.ts';

@@ -1,0 +1,32 @@
+import { createSigner, createVerifier } from 'fast-jwt';
+
+/**
+ * ShopCo tokens: HS256 JWTs, `sub` = the user id as a string, `iss` = shopco.
+ * Every service that accepts them shares JWT_SECRET, which is what keeps a
+ * user logged in while their routes move from the monolith to a service.
+ */
+
+export const TOKEN_ISSUER = 'shopco';
+
+export interface TokenService {
+  issue(userId: number): string;
+  /** The user id in a valid token, or null for a bad, expired or foreign one. */
+  verify(token: string): number | null;
+}
+
+export function createTokenService(secret: string, ttlSeconds: number): TokenService {
+  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: ttlSeconds * 1000, iss: TOKEN_ISSUER });
+  const decode = createVerifier({ key: secret, algorithms: ['HS256'], allowedIss: TOKEN_ISSUER, cache: true });
+  return {
+    issue: (userId) => sign({ sub: String(userId) }),
+    verify: (token) => {
+      try {
+        const payload = decode(token) as { sub?: unknown };
+        const id = typeof payload.sub === 'string' && /^[1-9]\d{0,9}$/.test(payload.sub) ? Number(payload.sub) : NaN;
+        return Number.isSafeInteger(id) ? id : null;
+      } catch {
+        return null;
+      }
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { type ConfigOf, type Env, int, oneOf, readConfig, str, url } from '@strangler/foundation';
+
+/** The only place ShopCo reads the environment. */
+const schema = {
+  NODE_ENV: oneOf(['development', 'test', 'production'], { default: 'development' }),
+  HOST: str({ default: '127.0.0.1' }),
+  PORT: int({ default: 3000, min: 0, max: 65535 }),
+  DATABASE_URL: url({
+    default: 'postgres://postgres@127.0.0.1:5432/shopco',
+    protocols: ['postgres', 'postgresql'],
+    doc: 'the monolith database',
+  }),
+  DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
+  JWT_SECRET: str({
+    default: 'shopco-dev-secret-change-me',
+    doc: 'HS256 key shared with every service that accepts ShopCo tokens',
+  }),
+  JWT_TTL_SECONDS: int({ default: 24 * 3600, min: 60 }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  BODY_LIMIT_BYTES: int({ default: 1024 * 1024, min: 1024 }),
+};
+
+export type MonolithConfig = ConfigOf<typeof schema>;
+
+export function loadConfig(env: Env): MonolithConfig {
+  const config = readConfig(schema, env);
+  if (config.NODE_ENV === 'production' && config.JWT_SECRET === 'shopco-dev-secret-change-me') {
+    throw new Error('Invalid configuration:\n  - JWT_SECRET must be set to a secret of your own in production');
+  }
+  return config;
+}
+
+/** Config for tests and embedding: defaults plus what the caller overrides. */
+export function testConfig(overrides: Env): MonolithConfig {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}

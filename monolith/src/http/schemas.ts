@@ -1,0 +1,21 @@
+import { errorBodySchema } from '@strangler/foundation';
+
+/** JSON-schema pieces every ShopCo route uses. */
+
+export const MAX_ID = 2_147_483_647;
+
+export const idSchema = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: idSchema },
+} as const;
+
+export const errorResponses = {
+  '4xx': errorBodySchema,
+  '5xx': errorBodySchema,
+} as const;
+
+export const timestampSchema = { type: 'string', format: 'date-time' } as const;

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+
+// ajv-formats is CommonJS; imported from ESM, its plugin is the export named default.
+const addFormats = addFormatsModule.default;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * The id of a request: the caller's `x-request-id` when it is a sane token (so
+ * one id follows a request through the router and every service), otherwise a
+ * new UUID. An arbitrary header value is never trusted into the logs.
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+function makeAjv(options: AjvOptions): Ajv {
+  const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...options });
+  addFormats(ajv);
+  return ajv;
+}
+
+/**
+ * Bodies are validated strictly: `"5"` is not an integer. Params and query
+ * strings arrive as text, so they are coerced (`/users/5` → 5) before the same
+ * JSON-schema rules apply.
+ */
+export function strictBodyValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const bodyAjv = makeAjv({ coerceTypes: false });
+  const textAjv = makeAjv({ coerceTypes: 'array' });
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? bodyAjv : textAjv;
+    return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  };
+}
+
+export interface HttpServerOptions {
+  logger: Logger;
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+}
+
+export function httpServerOptions({ logger, bodyLimit = 1024 * 1024 }: HttpServerOptions): FastifyServerOptions {
+  return {
+    loggerInstance: logger,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    bodyLimit,
+    // Ids are short; a 10 kB path parameter is an attack, not a request.
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  };
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { assertIdentifier, databaseExists, databaseUrlFor, withAdminClient } from '../db.ts';
+
+/**
+ * Integration tests get a fresh database per test file, cloned from a
+ * migrated template (`CREATE DATABASE ... TEMPLATE`), which takes tens of
+ * milliseconds where running migrations would take seconds. The template's
+ * name carries a fingerprint of the migrations, so a schema change builds a new
+ * template and an unchanged one is reused across runs.
+ */
+
+const TEST_DB_PREFIX = 'strangler_t_';
+const STALE_AFTER_SECONDS = 6 * 3600;
+
+export async function ensureTemplate(
+  serverUrl: string,
+  name: string,
+  build: (url: string) => Promise<void>,
+): Promise<void> {
+  assertIdentifier(name);
+  const building = assertIdentifier(`${name.slice(0, 40)}_b${randomBytes(4).toString('hex')}`);
+  const exists = await withAdminClient(serverUrl, (c) => databaseExists(c, name));
+  if (exists) return;
+  await withAdminClient(serverUrl, (c) => c.query(`CREATE DATABASE "${building}"`));
+  try {
+    await build(databaseUrlFor(serverUrl, building));
+    await withAdminClient(serverUrl, async (c) => {
+      // Another run may have finished the same template first; theirs is as good as ours.
+      if (await databaseExists(c, name)) return;
+      await c.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
+      await c.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE true`);
+    });
+  } finally {
+    await withAdminClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${building}"`));
+  }
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function cloneDatabase(serverUrl: string, template: string): Promise<TestDatabase> {
+  assertIdentifier(template);
+  const stamp = Math.floor(Date.now() / 1000);
+  const name = assertIdentifier(`${TEST_DB_PREFIX}${stamp}_${randomBytes(4).toString('hex')}`);
+  await withAdminClient(serverUrl, async (c) => {
+    // Two clones of one template at the same instant can collide on the
+    // template's lock ("being accessed by other users"); retry briefly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  });
+  return {
+    name,
+    url: databaseUrlFor(serverUrl, name),
+    drop: () =>
+      withAdminClient(serverUrl, async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      }),
+  };
+}
+
+/** Drops test databases left behind by runs that were killed hours ago. */
+export async function dropStaleTestDatabases(serverUrl: string): Promise<number> {
+  return withAdminClient(serverUrl, async (c) => {
+    const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      `${TEST_DB_PREFIX}%`,
+    ]);
+    const cutoff = Date.now() / 1000 - STALE_AFTER_SECONDS;
+    let dropped = 0;
+    for (const { datname } of rows) {
+      const stamp = Number(datname.slice(TEST_DB_PREFIX.length).split('_')[0]);
+      if (Number.isFinite(stamp) && stamp < cutoff) {
+        await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+        dropped++;
+      }
+    }
+    return dropped;
+  });
+}

@@ -1,0 +1,3 @@
+export { cloneDatabase, dropStaleTestDatabases, ensureTemplate, type TestDatabase } from './databases.ts';
+export { resolveTestServers, type TestServers } from './servers.ts';
+export { freshDatabase, testServerUrls } from './vitest.ts';

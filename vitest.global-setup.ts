@@ -1,0 +1,24 @@
+import { dropStaleTestDatabases, ensureTemplate, resolveTestServers } from '@strangler/foundation/testing';
+import { type DatabaseKind, databases, migrateLatest, schemaFingerprint } from '@strangler/migrations';
+import type { TestProject } from 'vitest/node';
+
+/**
+ * Runs once per test run: finds (or starts) Postgres and Redis, and builds one
+ * migrated template database per database kind for test files to clone.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const servers = await resolveTestServers();
+  await dropStaleTestDatabases(servers.databaseUrl);
+  const templates: Record<string, string> = {};
+  for (const kind of Object.keys(databases) as DatabaseKind[]) {
+    const name = `strangler_tpl_${kind}_${await schemaFingerprint(kind)}`;
+    await ensureTemplate(servers.databaseUrl, name, async (url) => {
+      await migrateLatest(kind, url);
+    });
+    templates[kind] = name;
+  }
+  project.provide('databaseUrl', servers.databaseUrl);
+  project.provide('redisUrl', servers.redisUrl);
+  project.provide('templates', templates);
+  return () => servers.stop();
+}
