@@ -2,6 +2,7 @@ import {
   createLogger,
   errorHandler,
   httpServerOptions,
+  jsonOnly,
   observability,
   strictBodyValidatorCompiler,
 } from '@strangler/foundation';
@@ -44,6 +45,7 @@ export async function buildApp(config: MonolithConfig, deps: MonolithDeps = {}):
   app.decorateRequest('userId', null);
 
   await app.register(errorHandler);
+  await app.register(jsonOnly);
   await app.register(dbPluginFp, { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex });
   await app.register(observability, {
     service: 'shopco',

@@ -1,4 +1,4 @@
-import { idSchema, timestampSchema } from '../http/schemas.ts';
+import { idSchema, idTextSchema, timestampSchema } from '../http/schemas.ts';
 import { ORDER_STATUSES } from './status.ts';
 
 export const itemsSchema = {
@@ -57,5 +57,5 @@ export const userIdParams = {
   type: 'object',
   required: ['userId'],
   additionalProperties: false,
-  properties: { userId: idSchema },
+  properties: { userId: idTextSchema },
 } as const;

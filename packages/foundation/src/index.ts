@@ -2,6 +2,7 @@ export * from './config.ts';
 export * from './db.ts';
 export * from './errors.ts';
 export { errorHandler, toErrorResponse } from './http/error-handler.ts';
+export { jsonOnly } from './http/json-only.ts';
 export { type ObservabilityOptions, observability, type ReadinessCheck } from './http/observability.ts';
 export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './http/server-options.ts';
 export * from './logger.ts';

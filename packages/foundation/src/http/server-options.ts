@@ -21,9 +21,41 @@ export function requestIdOf(req: IncomingMessage): string {
   return value && REQUEST_ID.test(value) ? value : randomUUID();
 }
 
+interface IntegerTextRange {
+  minimum: number;
+  maximum: number;
+}
+
+/**
+ * `integerText`: a path or query value that must be written as plain decimal
+ * digits (`42`, not `1e3`, `0x2a`, `42.0` or ` 42`) within a range, and is
+ * handed to the route as a number. Ajv's type coercion alone accepts `1e3`.
+ */
+function addIntegerTextKeyword(ajv: Ajv): void {
+  type Validate = ((
+    range: IntegerTextRange,
+    data: string,
+    parent: unknown,
+    ctx: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
+  ) => boolean) & { errors?: unknown[] };
+  const validate: Validate = (range, data, _parent, ctx) => {
+    const n = /^(0|[1-9][0-9]{0,15})$/.test(data) ? Number(data) : Number.NaN;
+    if (!(n >= range.minimum && n <= range.maximum)) {
+      validate.errors = [
+        { keyword: 'integerText', message: `must be an integer from ${range.minimum} to ${range.maximum}`, params: {} },
+      ];
+      return false;
+    }
+    ctx.parentData[ctx.parentDataProperty] = n;
+    return true;
+  };
+  ajv.addKeyword({ keyword: 'integerText', type: 'string', modifying: true, errors: true, validate });
+}
+
 function makeAjv(options: AjvOptions): Ajv {
   const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...options });
   addFormats(ajv);
+  addIntegerTextKeyword(ajv);
   return ajv;
 }
 
