@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Ajv, type Options as AjvOptions } from 'ajv';
+import { Ajv, type Options as AjvOptions, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
@@ -37,7 +37,7 @@ function addIntegerTextKeyword(ajv: Ajv): void {
     data: string,
     parent: unknown,
     ctx: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
-  ) => boolean) & { errors?: unknown[] };
+  ) => boolean) & { errors?: Partial<ErrorObject>[] };
   const validate: Validate = (range, data, _parent, ctx) => {
     const n = /^(0|[1-9][0-9]{0,15})$/.test(data) ? Number(data) : Number.NaN;
     if (!(n >= range.minimum && n <= range.maximum)) {

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../src/auth/passwords.ts';
+import { createTokenService } from '../src/auth/tokens.ts';
+import { centsToDollars, dollarsToCents } from '../src/money.ts';
+import { canTransition, ORDER_STATUSES } from '../src/orders/status.ts';
+import { isValidCardNumber } from '../src/payments/gateway.ts';
+import { decodeCursor, encodeCursor } from '../src/products/cursor.ts';
+
+describe('money', () => {
+  it.each([
+    ['0.00', 0],
+    ['0.01', 1],
+    ['0.1', 10],
+    ['12.34', 1234],
+    ['19.99', 1999],
+    ['100', 10000],
+    ['99999999.99', 9999999999],
+  ])('reads %s dollars as %i cents and back', (dollars, cents) => {
+    expect(dollarsToCents(dollars)).toBe(cents);
+    expect(dollarsToCents(centsToDollars(cents))).toBe(cents);
+  });
+
+  it('refuses what is not money', () => {
+    expect(() => dollarsToCents('1.234')).toThrow();
+    expect(() => dollarsToCents('abc')).toThrow();
+    expect(() => centsToDollars(1.5)).toThrow();
+  });
+});
+
+describe('order status transitions', () => {
+  it('allow exactly pending → paid → shipped, pending → cancelled, paid → refunded', () => {
+    const allowed = ORDER_STATUSES.flatMap((from) =>
+      ORDER_STATUSES.filter((to) => canTransition(from, to)).map((to) => `${from}→${to}`),
+    );
+    expect(allowed.sort()).toEqual(['paid→refunded', 'paid→shipped', 'pending→cancelled', 'pending→paid']);
+  });
+});
+
+describe('search cursors', () => {
+  it('round-trip and refuse what we did not issue', () => {
+    expect(decodeCursor(encodeCursor(12345))).toBe(12345);
+    for (const forged of [
+      '',
+      'abc',
+      Buffer.from('p1:-1').toString('base64url'),
+      Buffer.from('p1:99999999999').toString('base64url'),
+      'a/b',
+    ]) {
+      expect(decodeCursor(forged)).toBeNull();
+    }
+  });
+});
+
+describe('card numbers', () => {
+  it('follow the Luhn check', () => {
+    expect(isValidCardNumber('4242424242424242')).toBe(true);
+    expect(isValidCardNumber('4000000000000002')).toBe(true);
+    expect(isValidCardNumber('4242424242424241')).toBe(false);
+    expect(isValidCardNumber('42424242')).toBe(false);
+  });
+});
+
+describe('tokens', () => {
+  const tokens = createTokenService('secret-a', 3600);
+  it('carry the user id and are refused when forged, foreign or malformed', () => {
+    expect(tokens.verify(tokens.issue(42))).toBe(42);
+    const other = createTokenService('secret-b', 3600);
+    expect(tokens.verify(other.issue(42))).toBeNull();
+    expect(tokens.verify('not.a.token')).toBeNull();
+    const [header, , signature] = tokens.issue(1).split('.');
+    const payload = Buffer.from(JSON.stringify({ sub: '2', iss: 'shopco' })).toString('base64url');
+    expect(tokens.verify(`${header}.${payload}.${signature}`)).toBeNull();
+  });
+});
+
+describe('passwords', () => {
+  it('verify the right password only, with a fresh salt each time', async () => {
+    const a = await hashPassword('correct horse');
+    const b = await hashPassword('correct horse');
+    expect(a).not.toBe(b);
+    expect(await verifyPassword('correct horse', a)).toBe(true);
+    expect(await verifyPassword('wrong horse', a)).toBe(false);
+    expect(await verifyPassword('correct horse', 'md5$garbage')).toBe(false);
+  });
+});
