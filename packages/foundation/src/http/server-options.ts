@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Ajv, type Options as AjvOptions, type ErrorObject } from 'ajv';
+import type { DataValidationCxt } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
@@ -32,12 +33,9 @@ interface IntegerTextRange {
  * handed to the route as a number. Ajv's type coercion alone accepts `1e3`.
  */
 function addIntegerTextKeyword(ajv: Ajv): void {
-  type Validate = ((
-    range: IntegerTextRange,
-    data: string,
-    parent: unknown,
-    ctx: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
-  ) => boolean) & { errors?: Partial<ErrorObject>[] };
+  type Validate = ((range: IntegerTextRange, data: string, parent: unknown, ctx?: DataValidationCxt) => boolean) & {
+    errors?: Partial<ErrorObject>[];
+  };
   const validate: Validate = (range, data, _parent, ctx) => {
     const n = /^(0|[1-9][0-9]{0,15})$/.test(data) ? Number(data) : Number.NaN;
     if (!(n >= range.minimum && n <= range.maximum)) {
@@ -46,7 +44,8 @@ function addIntegerTextKeyword(ajv: Ajv): void {
       ];
       return false;
     }
-    ctx.parentData[ctx.parentDataProperty] = n;
+    // Ajv always passes the data context to a modifying keyword inside an object.
+    if (ctx) (ctx.parentData as Record<string | number, unknown>)[ctx.parentDataProperty] = n;
     return true;
   };
   ajv.addKeyword({ keyword: 'integerText', type: 'string', modifying: true, errors: true, validate });
