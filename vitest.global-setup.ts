@@ -1,4 +1,9 @@
-import { dropStaleTestDatabases, ensureTemplate, resolveTestServers } from '@strangler/foundation/testing';
+import {
+  dropOtherTemplates,
+  dropStaleTestDatabases,
+  ensureTemplate,
+  resolveTestServers,
+} from '@strangler/foundation/testing';
 import { type DatabaseKind, databases, migrateLatest, schemaFingerprint } from '@strangler/migrations';
 import type { TestProject } from 'vitest/node';
 
@@ -11,10 +16,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await dropStaleTestDatabases(servers.databaseUrl);
   const templates: Record<string, string> = {};
   for (const kind of Object.keys(databases) as DatabaseKind[]) {
-    const name = `strangler_tpl_${kind}_${await schemaFingerprint(kind)}`;
+    const prefix = `strangler_tpl_${kind}_`;
+    const name = `${prefix}${await schemaFingerprint(kind)}`;
     await ensureTemplate(servers.databaseUrl, name, async (url) => {
       await migrateLatest(kind, url);
     });
+    await dropOtherTemplates(servers.databaseUrl, prefix, name);
     templates[kind] = name;
   }
   project.provide('databaseUrl', servers.databaseUrl);

@@ -1,4 +1,4 @@
-import { type ConfigOf, type Env, int, oneOf, readConfig, str, url } from '@strangler/foundation';
+import { ConfigError, type ConfigOf, type Env, int, oneOf, readConfig, str, url } from '@strangler/foundation';
 
 /** The only place ShopCo reads the environment. */
 const schema = {
@@ -25,7 +25,7 @@ export type MonolithConfig = ConfigOf<typeof schema>;
 export function loadConfig(env: Env): MonolithConfig {
   const config = readConfig(schema, env);
   if (config.NODE_ENV === 'production' && config.JWT_SECRET === 'shopco-dev-secret-change-me') {
-    throw new Error('Invalid configuration:\n  - JWT_SECRET must be set to a secret of your own in production');
+    throw new ConfigError(['JWT_SECRET must be set to a secret of your own in production']);
   }
   return config;
 }

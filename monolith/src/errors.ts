@@ -29,6 +29,11 @@ export const DuplicateOrderItem = defineError(
   400,
   'Product %s appears twice in items; send one line per product',
 );
+export const OrderTotalTooLarge = defineError(
+  'ORDERS_TOTAL_TOO_LARGE',
+  400,
+  'The order total of %s cents is over the largest payable amount, %s cents; split the order',
+);
 export const InvalidTransition = defineError('ORDERS_INVALID_TRANSITION', 409, 'Order %s cannot go from %s to %s');
 
 export const PaymentNotFound = defineError('PAYMENTS_NOT_FOUND', 404, 'Payment %s not found');

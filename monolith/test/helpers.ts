@@ -14,8 +14,15 @@ export interface ShopCo {
 /** ShopCo on a fresh database cloned from the migrated template, listening on a free port. */
 export async function startShopCo(deps: MonolithDeps = {}): Promise<ShopCo> {
   const db = await freshDatabase('monolith');
-  const app = await buildApp(testConfig({ DATABASE_URL: db.url }), deps);
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  let app: FastifyInstance;
+  let url: string;
+  try {
+    app = await buildApp(testConfig({ DATABASE_URL: db.url }), deps);
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
   return {
     app,
     db,

@@ -76,6 +76,19 @@ describe('malformed requests', () => {
     expect(res.body).toEqual({ error: { code: 'NOT_FOUND', message: 'Route GET /api/nothing-here not found' } });
   });
 
+  it('answers a path with broken percent-encoding with 400 INVALID_URL', async () => {
+    const res = await call('GET', '/api/users/%E0%A4%A');
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('INVALID_URL');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('answers an over-long path segment with 414 PATH_SEGMENT_TOO_LONG', async () => {
+    const res = await call('GET', `/api/users/${'1'.repeat(500)}`);
+    expect(res.status).toBe(414);
+    expect(errorCode(res)).toBe('PATH_SEGMENT_TOO_LONG');
+  });
+
   it('stores unicode and SQL-looking text as given', async () => {
     const name = "Zoë 'Robert'); DROP TABLE users;-- 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 名前";
     const user = await signUp(call, { name });

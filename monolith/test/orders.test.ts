@@ -99,6 +99,18 @@ describe('POST /api/orders', () => {
     expect(errorCode(res)).toBe('VALIDATION_FAILED');
   });
 
+  it('refuses an order whose total no payment could carry, and takes no stock', async () => {
+    const user = await signUp(call);
+    const product = await createProduct(call, { priceCents: 3_000_000_000, stock: 5 });
+    const res = await call('POST', '/api/orders', {
+      token: user.token,
+      body: { userId: user.id, items: [{ productId: product.id, quantity: 1 }] },
+    });
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('ORDERS_TOTAL_TOO_LARGE');
+    expect((await call('GET', `/api/products/${product.id}`)).body.stock).toBe(5);
+  });
+
   it('rejects the same product twice in one order', async () => {
     const user = await signUp(call);
     const product = await createProduct(call);

@@ -76,6 +76,20 @@ describe('POST /api/payments', () => {
     expect(results.filter((r) => r.status === 409)).toHaveLength(9);
   });
 
+  it('pays an order of free products', async () => {
+    const user = await signUp(call);
+    const product = await createProduct(call, { priceCents: 0 });
+    const order = await call<Order>('POST', '/api/orders', {
+      token: user.token,
+      body: { userId: user.id, items: [{ productId: product.id, quantity: 1 }] },
+    });
+    const res = await call<Payment>('POST', '/api/payments', {
+      body: { orderId: order.body.id, amountCents: 0, card: APPROVED_CARD },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('succeeded');
+  });
+
   it('refuses an amount that is not the order total with 409', async () => {
     const order = await pendingOrder();
     const res = await call('POST', '/api/payments', {

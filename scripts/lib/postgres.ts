@@ -77,7 +77,11 @@ async function startEmbedded(opts: ResolveOptions): Promise<ResolvedPostgres> {
     onLog: () => {},
     onError: (message: unknown) => opts.log(`embedded postgres: ${String(message).trim()}`),
   });
-  opts.log(`no Postgres answers on 127.0.0.1:5432: starting an embedded one on port ${EMBEDDED_PORT}`);
+  opts.log(
+    opts.forceEmbedded
+      ? `--embedded-postgres: starting an embedded Postgres on port ${EMBEDDED_PORT}`
+      : `no Postgres answers on 127.0.0.1:5432: starting an embedded one on port ${EMBEDDED_PORT}`,
+  );
   if (fresh) await pg.initialise();
   await pg.start();
   const server = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${EMBEDDED_PORT}/postgres`;

@@ -3,10 +3,12 @@ import {
   InsufficientStock,
   InvalidTransition,
   OrderNotFound,
+  OrderTotalTooLarge,
   ProductNotFound,
   UserNotFound,
 } from '../errors.ts';
 import { dollarsToCents } from '../money.ts';
+import { MAX_PAYABLE_CENTS } from '../payments/limits.ts';
 import { canTransition, type OrderStatus } from './status.ts';
 import type { Order, OrderItem, OrderStore } from './store.ts';
 
@@ -42,6 +44,8 @@ export class OrderService {
         if (row.stock < quantity) throw new InsufficientStock(String(productId), String(quantity), String(row.stock));
         lines.push({ productId, quantity, unitPriceCents: dollarsToCents(row.price) });
       }
+      const totalCents = lines.reduce((sum, l) => sum + l.unitPriceCents * l.quantity, 0);
+      if (totalCents > MAX_PAYABLE_CENTS) throw new OrderTotalTooLarge(String(totalCents), String(MAX_PAYABLE_CENTS));
       for (const line of lines) await tx.adjustStock(line.productId, -line.quantity);
       return tx.insertOrder(userId, lines);
     });

@@ -1,4 +1,5 @@
 import { idSchema } from '../http/schemas.ts';
+import { MAX_PAYABLE_CENTS } from './limits.ts';
 
 export const cardSchema = { type: 'string', pattern: '^[0-9]{12,19}$' } as const;
 
@@ -20,7 +21,8 @@ export const createPaymentBody = {
   additionalProperties: false,
   properties: {
     orderId: idSchema,
-    amountCents: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
+    // 0 is allowed: an order of free products is paid like any other.
+    amountCents: { type: 'integer', minimum: 0, maximum: MAX_PAYABLE_CENTS },
     card: cardSchema,
   },
 } as const;

@@ -42,6 +42,12 @@ export const UnsupportedMediaType = defineError(
   415,
   'Send the request body as application/json',
 );
+export const InvalidUrl = defineError('INVALID_URL', 400, 'The request path is not valid percent-encoded text');
+export const PathSegmentTooLong = defineError(
+  'PATH_SEGMENT_TOO_LONG',
+  414,
+  'A path segment is longer than %s characters',
+);
 export const RouteNotFound = defineError('NOT_FOUND', 404, 'Route %s %s not found');
 export const Unauthorized = defineError('UNAUTHORIZED', 401, '%s');
 export const Forbidden = defineError('FORBIDDEN', 403, '%s');

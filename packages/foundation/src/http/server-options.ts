@@ -3,8 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import { Ajv, type Options as AjvOptions, type ErrorObject } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
-import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import { InvalidUrl, PathSegmentTooLong } from '../errors.ts';
 
 // ajv-formats is CommonJS; imported from ESM, its plugin is the export named default.
 const addFormats = addFormatsModule.default;
@@ -78,6 +79,23 @@ export interface HttpServerOptions {
   bodyLimit?: number;
 }
 
+const MAX_PARAM_LENGTH = 200;
+
+/**
+ * Errors the router raises before any route or error handler runs (a path
+ * that is not valid percent-encoding, an over-long path segment) answered in
+ * the same `{ error: { code, message } }` shape as everything else.
+ */
+function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new PathSegmentTooLong(String(MAX_PARAM_LENGTH)) : new InvalidUrl();
+  request.log.info({ code: mapped.code }, 'request refused');
+  void reply
+    .status(mapped.statusCode ?? 400)
+    .header('x-request-id', request.id)
+    .send({ error: { code: mapped.code, message: mapped.message } });
+}
+
 export function httpServerOptions({ logger, bodyLimit = 1024 * 1024 }: HttpServerOptions): FastifyServerOptions {
   return {
     loggerInstance: logger,
@@ -85,7 +103,8 @@ export function httpServerOptions({ logger, bodyLimit = 1024 * 1024 }: HttpServe
     requestIdHeader: false,
     bodyLimit,
     // Ids are short; a 10 kB path parameter is an attack, not a request.
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
     return503OnClosing: true,
   };
 }

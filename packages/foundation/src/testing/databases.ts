@@ -86,3 +86,22 @@ export async function dropStaleTestDatabases(serverUrl: string): Promise<number>
     return dropped;
   });
 }
+
+/**
+ * Drops templates of `prefix` other than `keep`: the schema changed and they
+ * will never be cloned again. A template must be unmarked before it can be dropped.
+ */
+export async function dropOtherTemplates(serverUrl: string, prefix: string, keep: string): Promise<string[]> {
+  return withAdminClient(serverUrl, async (c) => {
+    const { rows } = await c.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2',
+      [`${prefix.replace(/_/g, '\\_')}%`, keep],
+    );
+    for (const { datname } of rows) {
+      assertIdentifier(datname);
+      await c.query(`ALTER DATABASE "${datname}" WITH IS_TEMPLATE false`);
+      await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+    return rows.map((r) => r.datname);
+  });
+}
