@@ -1,5 +1,6 @@
 import {
   createLogger,
+  drainOnClose,
   errorHandler,
   httpServerOptions,
   jsonOnly,
@@ -46,6 +47,7 @@ export async function buildApp(config: MonolithConfig, deps: MonolithDeps = {}):
 
   await app.register(errorHandler);
   await app.register(jsonOnly);
+  await app.register(drainOnClose);
   await app.register(dbPluginFp, { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex });
   await app.register(observability, {
     service: 'shopco',

@@ -1,6 +1,7 @@
 export * from './config.ts';
 export * from './db.ts';
 export * from './errors.ts';
+export { drainOnClose } from './http/drain-on-close.ts';
 export { errorHandler, toErrorResponse } from './http/error-handler.ts';
 export { jsonOnly } from './http/json-only.ts';
 export { type ObservabilityOptions, observability, type ReadinessCheck } from './http/observability.ts';

@@ -13,9 +13,10 @@ export interface RedisConnectionOptions {
 
 export function createRedis({ url, role, connectionName }: RedisConnectionOptions): Redis {
   const options: RedisOptions = {
+    // Commands sent before the connection is up wait in the offline queue; a
+    // client's command gives up after two reconnect attempts, a worker's never.
     maxRetriesPerRequest: role === 'worker' ? null : 2,
-    enableOfflineQueue: role === 'worker',
-    lazyConnect: false,
+    connectTimeout: 5_000,
     ...(connectionName ? { connectionName } : {}),
   };
   return new Redis(url, options);
