@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { assertIdentifier, databaseExists, databaseUrlFor, withAdminClient } from '../db.ts';
 
 /**
@@ -104,4 +105,23 @@ export async function dropOtherTemplates(serverUrl: string, prefix: string, keep
     }
     return rows.map((r) => r.datname);
   });
+}
+
+/**
+ * A lock shared by every test file of the run (a Postgres advisory lock on
+ * its own connection): files that change shared state, such as the run's
+ * Unleash flags, take it in beforeAll and release it in afterAll, so they run
+ * one after the other while the rest of the suite stays parallel.
+ */
+export async function acquireTestLock(serverUrl: string, name: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: databaseUrlFor(serverUrl, 'postgres') });
+  await client.connect();
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [`strangler-test:${name}`]);
+  return async () => {
+    try {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`strangler-test:${name}`]);
+    } finally {
+      await client.end();
+    }
+  };
 }

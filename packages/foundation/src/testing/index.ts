@@ -1,4 +1,5 @@
 export {
+  acquireTestLock,
   cloneDatabase,
   dropOtherTemplates,
   dropStaleTestDatabases,
@@ -6,4 +7,4 @@ export {
   type TestDatabase,
 } from './databases.ts';
 export { resolveTestServers, type TestServers } from './servers.ts';
-export { freshDatabase, testServerUrls } from './vitest.ts';
+export { freshDatabase, lockFlags, testServerUrls } from './vitest.ts';

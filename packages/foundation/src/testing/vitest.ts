@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { cloneDatabase, type TestDatabase } from './databases.ts';
+import { acquireTestLock, cloneDatabase, type TestDatabase } from './databases.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -7,6 +7,10 @@ declare module 'vitest' {
     redisUrl: string;
     /** Template database name per database kind, e.g. `{ monolith: 'strangler_tpl_monolith_ab12' }`. */
     templates: Record<string, string>;
+    /** The run's Unleash (flags/src/testing.ts): base URL and its admin and backend (client) API tokens. */
+    unleashUrl: string;
+    unleashAdminToken: string;
+    unleashClientToken: string;
   }
 }
 
@@ -19,4 +23,9 @@ export async function freshDatabase(kind: string): Promise<TestDatabase> {
 
 export function testServerUrls(): { databaseUrl: string; redisUrl: string } {
   return { databaseUrl: inject('databaseUrl'), redisUrl: inject('redisUrl') };
+}
+
+/** Serialises the test files that change the run's Unleash flags; call in beforeAll, release in afterAll. */
+export function lockFlags(): Promise<() => Promise<void>> {
+  return acquireTestLock(inject('databaseUrl'), 'unleash-flags');
 }

@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errorCatalog } from '@strangler/foundation';
 import { describe, expect, it } from 'vitest';
-// Importing the app registers every ShopCo error code in the catalog.
-import '../src/app.ts';
+// Importing the apps registers every error code in the catalog.
+import '../../monolith/src/app.ts';
+import '../../edge-router/src/app.ts';
 
-const DOC = resolve(import.meta.dirname, '../../docs/errors.md');
+const DOC = resolve(import.meta.dirname, '../errors.md');
 
 describe('docs/errors.md', () => {
   it('documents every error code with its HTTP status', async () => {

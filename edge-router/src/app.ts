@@ -1,0 +1,109 @@
+import type { FlagSource } from '@strangler/flags';
+import {
+  createLogger,
+  drainOnClose,
+  errorHandler,
+  httpServerOptions,
+  observability,
+  strictBodyValidatorCompiler,
+} from '@strangler/foundation';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerAdmin } from './admin.ts';
+import type { RouterConfig } from './config.ts';
+import { createIdentityResolver } from './identity.ts';
+import { createRouterMetrics } from './metrics.ts';
+import { registerProxy } from './proxy.ts';
+import { compileRoutes } from './routes.ts';
+import { ShadowRecorder } from './shadow.ts';
+import { Upstream } from './upstream.ts';
+
+export interface RouterDeps {
+  flags: FlagSource;
+  logger?: Logger;
+  collectDefaultMetrics?: boolean;
+}
+
+/** Builds the edge router. Never listens: `server.ts` does, tests listen on port 0. */
+export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger({ name: 'edge-router', level: config.LOG_LEVEL });
+  const app = Fastify({ ...httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }), trustProxy: false });
+  app.setValidatorCompiler(strictBodyValidatorCompiler());
+
+  // The router forwards bodies as the bytes it received: it parses none of them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const upstreamDefaults = {
+    connections: config.UPSTREAM_CONNECTIONS,
+    breaker: { failureThreshold: config.BREAKER_FAILURES, cooldownMs: config.BREAKER_COOLDOWN_MS },
+    maxResponseBytes: config.MAX_RESPONSE_BYTES,
+  };
+  const monolith = new Upstream({
+    ...upstreamDefaults,
+    name: 'monolith',
+    url: config.MONOLITH_URL,
+    timeoutMs: config.MONOLITH_TIMEOUT_MS,
+  });
+  const services = new Map<string, Upstream>();
+  for (const [context, url] of [
+    ['users', config.USERS_SERVICE_URL],
+    ['products', config.PRODUCTS_SERVICE_URL],
+  ] as const) {
+    if (url) {
+      services.set(
+        context,
+        new Upstream({ ...upstreamDefaults, name: `${context}-service`, url, timeoutMs: config.SERVICE_TIMEOUT_MS }),
+      );
+    }
+  }
+  const upstreams = [monolith, ...services.values()];
+
+  await app.register(errorHandler);
+  await app.register(drainOnClose);
+  await app.register(observability, {
+    service: 'edge-router',
+    collectDefaults: deps.collectDefaultMetrics ?? false,
+    readiness: [
+      {
+        name: 'monolith',
+        check: async () => {
+          const res = await fetch(new URL('/health', config.MONOLITH_URL), { signal: AbortSignal.timeout(1_000) });
+          if (!res.ok) throw new Error(`monolith /health answered ${res.status}`);
+        },
+      },
+      {
+        // Never fails readiness: with no flags known the router still routes (everything to the monolith).
+        name: 'flags',
+        check: async () => {},
+      },
+    ],
+  });
+
+  const table = compileRoutes();
+  const shadow = new ShadowRecorder();
+  const metrics = createRouterMetrics(app.metrics, upstreams, deps.flags);
+  registerProxy(app, {
+    table,
+    flags: deps.flags,
+    identity: createIdentityResolver(config.JWT_SECRET),
+    monolith,
+    services,
+    metrics,
+    shadow,
+    shadowMaxInFlight: config.SHADOW_MAX_IN_FLIGHT,
+  });
+  if (config.ADMIN_TOKEN) {
+    registerAdmin(app, {
+      token: config.ADMIN_TOKEN,
+      table,
+      flags: deps.flags,
+      services: new Set(services.keys()),
+      shadow,
+    });
+  }
+  app.addHook('onClose', async () => {
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+  return app;
+}

@@ -1,0 +1,62 @@
+import {
+  ConfigError,
+  type ConfigOf,
+  type Env,
+  int,
+  oneOf,
+  optionalStr,
+  readConfig,
+  str,
+  url,
+} from '@strangler/foundation';
+
+/** The only place the router reads the environment. */
+const schema = {
+  NODE_ENV: oneOf(['development', 'test', 'production'], { default: 'development' }),
+  HOST: str({ default: '127.0.0.1' }),
+  PORT: int({ default: 8080, min: 0, max: 65535 }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  MONOLITH_URL: url({ default: 'http://127.0.0.1:3000', protocols: ['http', 'https'] }),
+  USERS_SERVICE_URL: optionalStr(),
+  PRODUCTS_SERVICE_URL: optionalStr(),
+  /** The monolith is the safe side: give it time. */
+  MONOLITH_TIMEOUT_MS: int({ default: 10_000, min: 50 }),
+  /** A service read that is slower than this is answered by the monolith instead. */
+  SERVICE_TIMEOUT_MS: int({ default: 2_000, min: 50 }),
+  UPSTREAM_CONNECTIONS: int({ default: 64, min: 1, max: 4096 }),
+  BREAKER_FAILURES: int({ default: 5, min: 1 }),
+  BREAKER_COOLDOWN_MS: int({ default: 5_000, min: 100 }),
+  BODY_LIMIT_BYTES: int({ default: 1024 * 1024, min: 1024 }),
+  MAX_RESPONSE_BYTES: int({ default: 8 * 1024 * 1024, min: 1024 }),
+  SHADOW_MAX_IN_FLIGHT: int({ default: 32, min: 0 }),
+  JWT_SECRET: str({ default: 'shopco-dev-secret-change-me', doc: 'the key ShopCo signs tokens with' }),
+  /** Bearer token for /_strangler/api; unset means the admin API is off. */
+  ADMIN_TOKEN: optionalStr(),
+  UNLEASH_URL: url({ default: 'http://127.0.0.1:4242', protocols: ['http', 'https'] }),
+  UNLEASH_CLIENT_TOKEN: str({ default: 'default:development.strangler-client-dev' }),
+  FLAG_REFRESH_MS: int({ default: 1_000, min: 100 }),
+  FLAG_BACKUP_PATH: optionalStr(),
+};
+
+export type RouterConfig = ConfigOf<typeof schema>;
+
+export function loadConfig(env: Env): RouterConfig {
+  const config = readConfig(schema, env);
+  const problems: string[] = [];
+  for (const name of ['USERS_SERVICE_URL', 'PRODUCTS_SERVICE_URL'] as const) {
+    const value = config[name];
+    if (value !== undefined && !/^https?:\/\/[^/]+/.test(value)) problems.push(`${name} must be an http(s) URL`);
+  }
+  if (config.ADMIN_TOKEN !== undefined && config.ADMIN_TOKEN.length < 16) {
+    problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which turns the admin API off)');
+  }
+  if (config.NODE_ENV === 'production' && config.JWT_SECRET === 'shopco-dev-secret-change-me') {
+    problems.push('JWT_SECRET must be set to the secret ShopCo uses in production');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+export function testConfig(overrides: Env): RouterConfig {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}

@@ -1,0 +1,75 @@
+import { type FlagSnapshot, flagName, inRollout } from '@strangler/flags';
+import type { RouteMatch } from './routes.ts';
+
+/**
+ * Where one request goes, decided from the route, the flags and who is asking.
+ * Pure: no I/O, no clock, no randomness of its own (the shadow sample is an
+ * input), so every rule of the stage machine is testable as a table.
+ */
+
+export type Target = 'monolith' | 'service';
+
+export type Reason =
+  | 'unrouted' // no rule matches: the monolith by default
+  | 'kill-switch' // the kill switch sends everything to the monolith
+  | 'no-service' // the context has no extracted service configured
+  | 'legacy' // flags keep this route on the monolith
+  | 'write-owner' // writes go to the side that owns them
+  | 'reads' // the service serves all reads
+  | 'canary'; // this user is in the read rollout
+
+export interface Decision {
+  target: Target;
+  reason: Reason;
+  /** The route's bounded context, or null for an unrouted request. */
+  context: string | null;
+  /** On a service failure, answer from the monolith instead (idempotent reads only). */
+  fallback: boolean;
+  /** After answering from the monolith, mirror the request to the service and compare. */
+  shadow: boolean;
+}
+
+export interface DecisionInput {
+  match: RouteMatch | null;
+  method: string;
+  flags: FlagSnapshot;
+  /** Contexts that have a service to send to. */
+  services: ReadonlySet<string>;
+  /** The user id from the token, else the session id: what rollout stickiness keys on. */
+  stickyId: string;
+  /** A uniform sample in [0, 100) for the shadow rate. */
+  shadowSample: number;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD']);
+
+function monolith(reason: Reason, context: string | null, shadow = false): Decision {
+  return { target: 'monolith', reason, context, fallback: false, shadow };
+}
+
+export function decide({ match, method, flags, services, stickyId, shadowSample }: DecisionInput): Decision {
+  if (!match) return monolith('unrouted', null);
+  const context = match.rule.context;
+  if (flags.killSwitch) return monolith('kill-switch', context);
+  const contextFlags = (flags.contexts as Readonly<Record<string, FlagSnapshot['contexts']['users'] | undefined>>)[
+    context
+  ];
+  if (!contextFlags || !services.has(context)) return monolith('no-service', context);
+
+  if (match.rule.access === 'write') {
+    // Exactly one owner: the write goes there and nowhere else, and is never retried.
+    return contextFlags.writeOwner === 'service'
+      ? { target: 'service', reason: 'write-owner', context, fallback: false, shadow: false }
+      : monolith('write-owner', context);
+  }
+
+  const idempotent = IDEMPOTENT.has(method);
+  if (contextFlags.writeOwner === 'service' || contextFlags.readPercent >= 100) {
+    return { target: 'service', reason: 'reads', context, fallback: idempotent, shadow: false };
+  }
+  if (inRollout(flagName(context as 'users', 'reads'), stickyId, contextFlags.readPercent)) {
+    return { target: 'service', reason: 'canary', context, fallback: idempotent, shadow: false };
+  }
+  // Only idempotent reads are mirrored: a mirrored request must be harmless.
+  return monolith('legacy', context, idempotent && shadowSample < contextFlags.shadowPercent);
+}

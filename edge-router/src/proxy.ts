@@ -1,0 +1,173 @@
+import type { FlagSource } from '@strangler/flags';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Decision, decide } from './decide.ts';
+import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable } from './errors.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { type IdentityResolver, sessionCookie } from './identity.ts';
+import type { RouterMetrics } from './metrics.ts';
+import { NOISE_RULES } from './noise.ts';
+import { normalisePath } from './path.ts';
+import type { RouteTable } from './routes.ts';
+import { answerOf, type ShadowRecorder } from './shadow.ts';
+import { type Upstream, UpstreamError, type UpstreamRequest, type UpstreamResponse } from './upstream.ts';
+
+export interface ProxyDeps {
+  table: RouteTable;
+  flags: FlagSource;
+  identity: IdentityResolver;
+  monolith: Upstream;
+  /** The extracted service of each context that has one. */
+  services: ReadonlyMap<string, Upstream>;
+  metrics: RouterMetrics;
+  shadow: ShadowRecorder;
+  shadowMaxInFlight: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    decision?: Decision;
+    routeKey?: string;
+  }
+}
+
+function failureFor(err: UpstreamError, what: string): Error {
+  return err.kind === 'timeout' ? new UpstreamTimeout(what) : new UpstreamUnavailable(what);
+}
+
+/**
+ * The proxy carries out the decision and nothing more: one attempt to the
+ * chosen upstream; for an idempotent read the service failed, one attempt to
+ * the monolith; for a shadowed read, after the client has its answer, one
+ * mirrored attempt to the service whose answer is only compared.
+ */
+export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
+  const serviceNames = new Set(deps.services.keys());
+  let shadowInFlight = 0;
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const check = normalisePath(request.raw.url ?? '/');
+    if (!check.ok) throw new AmbiguousPath(check.reason);
+    const match = deps.table.match(request.method, check.segments);
+    const who = deps.identity(request.headers.authorization, request.headers.cookie);
+    if (who.newSession) reply.header('set-cookie', sessionCookie(who.newSession));
+    const decision = decide({
+      match,
+      method: request.method,
+      flags: deps.flags.snapshot(),
+      services: serviceNames,
+      stickyId: who.stickyId,
+      shadowSample: Math.random() * 100,
+    });
+    request.decision = decision;
+    request.routeKey = match?.key ?? 'unrouted';
+
+    const outgoing: UpstreamRequest = {
+      method: request.method,
+      path: check.path + check.query,
+      headers: upstreamRequestHeaders(request.headers, {
+        requestId: request.id,
+        remoteAddress: request.ip,
+        host: request.headers.host,
+        protocol: request.protocol,
+      }),
+      body: Buffer.isBuffer(request.body) ? request.body : null,
+    };
+
+    const { res, servedBy } =
+      decision.target === 'service'
+        ? await sendToService(deps.services.get(decision.context as string) as Upstream, outgoing, decision)
+        : { res: await sendOrFail(deps.monolith, outgoing, 'monolith'), servedBy: 'monolith' as const };
+
+    reply.status(res.status).headers(clientResponseHeaders(res.headers));
+    reply.header('x-strangler-target', servedBy);
+    await reply.send(res.body);
+
+    if (decision.shadow && match) mirror(match.key, decision.context as string, outgoing, request.id, res);
+  };
+
+  async function sendOrFail(upstream: Upstream, outgoing: UpstreamRequest, what: string): Promise<UpstreamResponse> {
+    try {
+      return await upstream.send(outgoing);
+    } catch (err) {
+      if (err instanceof UpstreamError) throw failureFor(err, what);
+      throw err;
+    }
+  }
+
+  async function sendToService(
+    service: Upstream,
+    outgoing: UpstreamRequest,
+    decision: Decision,
+  ): Promise<{ res: UpstreamResponse; servedBy: 'service' | 'monolith' }> {
+    const what = `${decision.context} service`;
+    let reason: string;
+    try {
+      const res = await service.send(outgoing);
+      if (res.status < 500 || !decision.fallback) return { res, servedBy: 'service' };
+      reason = `status-${res.status}`;
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      // A write (or any non-idempotent request) is never sent anywhere else.
+      if (!decision.fallback) throw failureFor(err, what);
+      reason = err.kind;
+    }
+    deps.metrics.fallbacks.inc({ context: decision.context ?? 'none', reason });
+    return { res: await sendOrFail(deps.monolith, outgoing, 'monolith'), servedBy: 'monolith' };
+  }
+
+  function mirror(
+    route: string,
+    context: string,
+    outgoing: UpstreamRequest,
+    requestId: string,
+    primary: UpstreamResponse,
+  ) {
+    const service = deps.services.get(context);
+    if (!service) return;
+    if (shadowInFlight >= deps.shadowMaxInFlight) {
+      deps.shadow.recordSkipped(route);
+      deps.metrics.shadow.inc({ route, result: 'skipped' });
+      return;
+    }
+    shadowInFlight++;
+    const monolithAnswer = answerOf(primary.status, primary.headers['content-type'], primary.body);
+    const shadowRequest = { ...outgoing, headers: { ...outgoing.headers, 'x-strangler-shadow': '1' } };
+    service
+      .send(shadowRequest)
+      .then(
+        (res) => {
+          const result = deps.shadow.compare(
+            route,
+            requestId,
+            monolithAnswer,
+            answerOf(res.status, res.headers['content-type'], res.body),
+            NOISE_RULES[route],
+          );
+          deps.metrics.shadow.inc({ route, result: result.match ? 'match' : 'mismatch' });
+        },
+        (err: unknown) => {
+          deps.shadow.recordError(route, requestId, monolithAnswer, (err as Error).message);
+          deps.metrics.shadow.inc({ route, result: 'error' });
+        },
+      )
+      .finally(() => {
+        shadowInFlight--;
+      });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (!request.routeKey) return;
+    const target = reply.getHeader('x-strangler-target');
+    deps.metrics.requests.observe(
+      {
+        route: request.routeKey,
+        target: typeof target === 'string' ? target : 'router',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/*', handler });
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/', handler });
+}

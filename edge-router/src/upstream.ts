@@ -1,0 +1,112 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+import { CircuitBreaker } from './breaker.ts';
+
+/**
+ * One upstream (the monolith or a service): a keep-alive connection pool with
+ * its own timeouts, and its circuit breaker. `send` makes exactly one attempt:
+ * nothing here ever retries, so a non-idempotent request is never sent twice.
+ */
+
+export interface UpstreamOptions {
+  name: string;
+  url: string;
+  timeoutMs: number;
+  connections: number;
+  breaker: { failureThreshold: number; cooldownMs: number };
+  /** Largest response body accepted from the upstream. */
+  maxResponseBytes: number;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[]>;
+  body: Buffer | null;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export type UpstreamFailure = 'timeout' | 'unavailable' | 'breaker-open';
+
+export class UpstreamError extends Error {
+  readonly kind: UpstreamFailure;
+  readonly upstream: string;
+  constructor(upstream: string, kind: UpstreamFailure, cause?: unknown) {
+    super(`${upstream}: ${kind}${cause instanceof Error ? ` (${cause.message})` : ''}`);
+    this.name = 'UpstreamError';
+    this.kind = kind;
+    this.upstream = upstream;
+  }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export class Upstream {
+  readonly name: string;
+  readonly url: string;
+  readonly breaker: CircuitBreaker;
+  readonly #pool: Pool;
+  readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
+
+  constructor(options: UpstreamOptions) {
+    this.name = options.name;
+    this.url = options.url;
+    this.#timeoutMs = options.timeoutMs;
+    this.#maxResponseBytes = options.maxResponseBytes;
+    this.breaker = new CircuitBreaker(options.breaker);
+    this.#pool = new Pool(options.url, {
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connectTimeout: Math.min(options.timeoutMs, 2_000),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /**
+   * One attempt. A 5xx answer is returned (the caller decides), but counts as
+   * a failure for the breaker; connection errors and timeouts throw UpstreamError.
+   */
+  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!this.breaker.tryAcquire()) throw new UpstreamError(this.name, 'breaker-open');
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      const res = await this.#pool.request({
+        method: request.method as 'GET',
+        path: request.path,
+        headers: request.headers,
+        body: request.body,
+        signal,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > this.#maxResponseBytes) {
+          res.body.destroy();
+          throw new Error(`response larger than ${this.#maxResponseBytes} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      if (res.statusCode >= 500) this.breaker.recordFailure();
+      else this.breaker.recordSuccess();
+      return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+    } catch (err) {
+      this.breaker.recordFailure();
+      const code = (err as { code?: string }).code ?? '';
+      const timedOut = TIMEOUT_CODES.has(code) || signal.aborted;
+      throw new UpstreamError(this.name, timedOut ? 'timeout' : 'unavailable', err);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
