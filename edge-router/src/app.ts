@@ -27,7 +27,12 @@ export interface RouterDeps {
 /** Builds the edge router. Never listens: `server.ts` does, tests listen on port 0. */
 export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<FastifyInstance> {
   const logger = deps.logger ?? createLogger({ name: 'edge-router', level: config.LOG_LEVEL });
-  const app = Fastify({ ...httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }), trustProxy: false });
+  const app = Fastify({
+    ...httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }),
+    trustProxy: false,
+    // One line per request, written in the proxy's onResponse hook, instead of Fastify's two.
+    disableRequestLogging: true,
+  });
   app.setValidatorCompiler(strictBodyValidatorCompiler());
 
   // The router forwards bodies as the bytes it received: it parses none of them.
@@ -63,6 +68,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
   await app.register(drainOnClose);
   await app.register(observability, {
     service: 'edge-router',
+    requestMetrics: false,
     collectDefaults: deps.collectDefaultMetrics ?? false,
     readiness: [
       {

@@ -35,8 +35,12 @@ export interface DecisionInput {
   flags: FlagSnapshot;
   /** Contexts that have a service to send to. */
   services: ReadonlySet<string>;
-  /** The user id from the token, else the session id: what rollout stickiness keys on. */
-  stickyId: string;
+  /**
+   * The user id from the token, else the session id: what rollout stickiness
+   * keys on. A function is called only when a rollout is in progress, so no
+   * session cookie is minted for requests that do not need one.
+   */
+  stickyId: string | (() => string);
   /** A uniform sample in [0, 100) for the shadow rate. */
   shadowSample: number;
 }
@@ -67,7 +71,14 @@ export function decide({ match, method, flags, services, stickyId, shadowSample 
   if (contextFlags.writeOwner === 'service' || contextFlags.readPercent >= 100) {
     return { target: 'service', reason: 'reads', context, fallback: idempotent, shadow: false };
   }
-  if (inRollout(flagName(context as 'users', 'reads'), stickyId, contextFlags.readPercent)) {
+  const inCanary =
+    contextFlags.readPercent > 0 &&
+    inRollout(
+      flagName(context as 'users', 'reads'),
+      typeof stickyId === 'function' ? stickyId() : stickyId,
+      contextFlags.readPercent,
+    );
+  if (inCanary) {
     return { target: 'service', reason: 'canary', context, fallback: idempotent, shadow: false };
   }
   // Only idempotent reads are mirrored: a mirrored request must be harmless.

@@ -48,14 +48,17 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     const check = normalisePath(request.raw.url ?? '/');
     if (!check.ok) throw new AmbiguousPath(check.reason);
     const match = deps.table.match(request.method, check.segments);
-    const who = deps.identity(request.headers.authorization, request.headers.cookie);
-    if (who.newSession) reply.header('set-cookie', sessionCookie(who.newSession));
+    const stickyId = () => {
+      const who = deps.identity(request.headers.authorization, request.headers.cookie);
+      if (who.newSession) reply.header('set-cookie', sessionCookie(who.newSession));
+      return who.stickyId;
+    };
     const decision = decide({
       match,
       method: request.method,
       flags: deps.flags.snapshot(),
       services: serviceNames,
-      stickyId: who.stickyId,
+      stickyId,
       shadowSample: Math.random() * 100,
     });
     request.decision = decision;

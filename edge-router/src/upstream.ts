@@ -51,13 +51,11 @@ export class Upstream {
   readonly url: string;
   readonly breaker: CircuitBreaker;
   readonly #pool: Pool;
-  readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
 
   constructor(options: UpstreamOptions) {
     this.name = options.name;
     this.url = options.url;
-    this.#timeoutMs = options.timeoutMs;
     this.#maxResponseBytes = options.maxResponseBytes;
     this.breaker = new CircuitBreaker(options.breaker);
     this.#pool = new Pool(options.url, {
@@ -76,14 +74,12 @@ export class Upstream {
    */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     if (!this.breaker.tryAcquire()) throw new UpstreamError(this.name, 'breaker-open');
-    const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
       const res = await this.#pool.request({
         method: request.method as 'GET',
         path: request.path,
         headers: request.headers,
         body: request.body,
-        signal,
       });
       const chunks: Buffer[] = [];
       let size = 0;
@@ -101,7 +97,7 @@ export class Upstream {
     } catch (err) {
       this.breaker.recordFailure();
       const code = (err as { code?: string }).code ?? '';
-      const timedOut = TIMEOUT_CODES.has(code) || signal.aborted;
+      const timedOut = TIMEOUT_CODES.has(code);
       throw new UpstreamError(this.name, timedOut ? 'timeout' : 'unavailable', err);
     }
   }

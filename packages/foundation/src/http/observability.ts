@@ -14,6 +14,8 @@ export interface ObservabilityOptions {
   /** Process-wide metrics (CPU, memory, event loop); off in tests that build many apps. */
   collectDefaults?: boolean;
   readinessTimeoutMs?: number;
+  /** The per-route request histogram; off where the app keeps its own (the router). */
+  requestMetrics?: boolean;
 }
 
 declare module 'fastify' {
@@ -54,14 +56,15 @@ async function observabilityPlugin(app: FastifyInstance, opts: ObservabilityOpti
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    if (route === '/metrics') return;
-    duration.observe(
-      { method: request.method, route, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
+  if (opts.requestMetrics !== false)
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      if (route === '/metrics') return;
+      duration.observe(
+        { method: request.method, route, status_code: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    });
 
   const timeoutMs = opts.readinessTimeoutMs ?? 2_000;
   app.get('/health', { logLevel: 'warn' }, async () => ({ status: 'ok', service: opts.service }));
