@@ -2,12 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: [
-      'packages/*/test/**/*.test.ts',
-      'monolith/test/**/*.test.ts',
-      'migrations/test/**/*.test.ts',
-      'scripts/test/**/*.test.ts',
-    ],
+    // Every package keeps its tests in its own test/ folder.
+    include: ['*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'extracted/*/test/**/*.test.ts'],
     globalSetup: ['./vitest.global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

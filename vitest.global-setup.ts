@@ -6,6 +6,7 @@ import {
 } from '@strangler/foundation/testing';
 import { type DatabaseKind, databases, migrateLatest, schemaFingerprint } from '@strangler/migrations';
 import type { TestProject } from 'vitest/node';
+import { resolveTestUnleash } from './flags/src/testing.ts';
 
 /**
  * Runs once per test run: finds (or starts) Postgres and Redis, and builds one
@@ -27,5 +28,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('databaseUrl', servers.databaseUrl);
   project.provide('redisUrl', servers.redisUrl);
   project.provide('templates', templates);
-  return () => servers.stop();
+  // Unleash: UNLEASH_URL when set, else one started for the whole run (about 7 s) on its own database.
+  const unleash = await resolveTestUnleash(servers.databaseUrl, process.env).catch(async (err) => {
+    await servers.stop();
+    throw err;
+  });
+  project.provide('unleashUrl', unleash.url);
+  project.provide('unleashAdminToken', unleash.adminToken);
+  project.provide('unleashClientToken', unleash.clientToken);
+  return async () => {
+    await unleash.stop();
+    await servers.stop();
+  };
 }

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createKnex } from '@strangler/foundation';
+import { loadFlagsConfig, startUnleashServer, UnleashAdminApi } from '@strangler/flags';
+import { createKnex, databaseUrlFor, redactUrl } from '@strangler/foundation';
 import { migrateLatest, SEED_PASSWORD, SeedRefusedError, seedDatabase } from '@strangler/migrations';
 import { resolvePostgres } from './lib/postgres.ts';
 import { type ManagedProcess, startProcess, waitUntilReady } from './lib/processes.ts';
@@ -9,14 +10,21 @@ import { type TryItData, tryItLines } from './lib/try-it.ts';
 
 const HELP = `Usage: pnpm demo [options]      (on a fresh clone: ./run demo)
 
-Starts ShopCo, the legacy monolith, with seed data, and prints what to try.
+Starts the whole stack with seed data and prints what to try:
+  ShopCo, the legacy monolith      http://127.0.0.1:3000
+  Unleash, the flag server         http://127.0.0.1:4242  (admin UI)
+  the edge router, in front        http://127.0.0.1:8080  (send traffic here)
 Ctrl-C stops everything the demo started.
 
 Postgres: DATABASE_URL when set, else the local server on 127.0.0.1:5432,
 else an embedded Postgres (data kept in .strangler/embedded-postgres).
+Unleash: UNLEASH_URL when set (with UNLEASH_ADMIN_TOKEN and
+UNLEASH_CLIENT_TOKEN), else one started here on its own database.
 
 Options:
   --port <n>             ShopCo's port (default 3000)
+  --router-port <n>      the edge router's port (default 8080)
+  --unleash-port <n>     the Unleash started here (default 4242)
   --database <name>      database name on the local or embedded server (default shopco)
   --reset                delete the demo data and seed it again
   --users/--products/--orders <n>
@@ -27,6 +35,8 @@ Options:
 
 const ROOT = resolve(import.meta.dirname, '..');
 const STATE_DIR = join(ROOT, '.strangler');
+/** The demo's admin token for the router's /_strangler API; printed, so never use it elsewhere. */
+const DEMO_ADMIN_TOKEN = 'strangler-demo-admin-token';
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -37,10 +47,18 @@ function parsePositive(name: string, value: string): number {
   return Number(value);
 }
 
+function parsePort(name: string, value: string): number {
+  const port = parsePositive(name, value);
+  if (port < 1 || port > 65535) throw new Error(`--${name} must be a port from 1 to 65535, got ${port}`);
+  return port;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '3000' },
+      'router-port': { type: 'string', default: '8080' },
+      'unleash-port': { type: 'string', default: '4242' },
       database: { type: 'string', default: 'shopco' },
       reset: { type: 'boolean', default: false },
       users: { type: 'string', default: '200' },
@@ -51,17 +69,22 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return void process.stdout.write(HELP);
-  const port = parsePositive('port', values.port);
+  const ports = {
+    monolith: parsePort('port', values.port),
+    router: parsePort('router-port', values['router-port']),
+    unleash: parsePort('unleash-port', values['unleash-port']),
+  };
   const scale = {
     users: parsePositive('users', values.users),
     products: parsePositive('products', values.products),
     orders: parsePositive('orders', values.orders),
   };
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(values.database)) throw new Error('--database must be a plain lower-case name');
+  const flagsConfig = loadFlagsConfig(process.env);
 
   const logDir = join(STATE_DIR, 'logs');
   await mkdir(logDir, { recursive: true });
-  const started: ManagedProcess[] = [];
+  const started: Array<{ name: string; stop(): Promise<void> }> = [];
   const postgres = await resolvePostgres({
     databaseUrl: process.env.DATABASE_URL,
     database: values.database,
@@ -74,13 +97,22 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('\nstopping the demo...');
-    await Promise.allSettled(started.map((p) => p.stop()));
+    // Front to back: the router first, Postgres last.
+    for (const p of [...started].reverse()) await p.stop().catch(() => {});
     await postgres.stop().catch(() => {});
     say('stopped.');
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  const watch = (proc: ManagedProcess) => {
+    proc.child.once('exit', (code) => {
+      if (!stopping) {
+        say(`${proc.name} exited unexpectedly (code ${code}); see ${proc.logFile}`);
+        void stopAll(1);
+      }
+    });
+  };
 
   try {
     say(`postgres: ${postgres.describe}`);
@@ -91,29 +123,73 @@ async function main(): Promise<void> {
     await seedIfEmpty(postgres.url, scale, values.reset);
     const tryIt = await tryItData(postgres.url);
 
+    const monolithUrl = `http://127.0.0.1:${ports.monolith}`;
     const monolith = startProcess(
       'shopco',
       join(ROOT, 'monolith/src/server.ts'),
-      { DATABASE_URL: postgres.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      { DATABASE_URL: postgres.url, PORT: String(ports.monolith), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       join(logDir, 'shopco.log'),
     );
     started.push(monolith);
-    monolith.child.once('exit', (code) => {
-      if (!stopping) {
-        say(`shopco exited unexpectedly (code ${code}); see ${monolith.logFile}`);
-        void stopAll(1);
-      }
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await waitUntilReady(monolith, `${baseUrl}/ready`);
+    watch(monolith);
+    await waitUntilReady(monolith, `${monolithUrl}/ready`);
+    say(`shopco:   ${monolithUrl}  (logs: ${monolith.logFile})`);
+
+    let unleashUrl = flagsConfig.UNLEASH_URL;
+    if (flagsConfig.UNLEASH_URL_GIVEN) {
+      say(`unleash:  UNLEASH_URL (${redactUrl(unleashUrl)})`);
+    } else {
+      say(`unleash:  starting on port ${ports.unleash} (the first start takes a few seconds)...`);
+      const unleash = await startUnleashServer({
+        databaseUrl: databaseUrlFor(postgres.url, 'strangler_unleash'),
+        port: ports.unleash,
+        adminToken: flagsConfig.UNLEASH_ADMIN_TOKEN,
+        clientToken: flagsConfig.UNLEASH_CLIENT_TOKEN,
+        adminUser: { username: flagsConfig.UNLEASH_ADMIN_USERNAME, password: flagsConfig.UNLEASH_ADMIN_PASSWORD },
+      });
+      started.push({ name: 'unleash', stop: () => unleash.stop() });
+      unleashUrl = unleash.url;
+      say(`unleash:  ${unleashUrl}  (logs: ${unleash.logFile})`);
+    }
+    const created = await new UnleashAdminApi({
+      url: unleashUrl,
+      token: flagsConfig.UNLEASH_ADMIN_TOKEN,
+    }).ensureFlags();
+    const added = created.filter((f) => f.action !== 'present').length;
+    say(`flags:    ${created.length} flags ready${added ? ` (${added} created, all off)` : ''}`);
+
+    const routerUrl = `http://127.0.0.1:${ports.router}`;
+    const router = startProcess(
+      'edge-router',
+      join(ROOT, 'edge-router/src/server.ts'),
+      {
+        PORT: String(ports.router),
+        HOST: '127.0.0.1',
+        MONOLITH_URL: monolithUrl,
+        UNLEASH_URL: unleashUrl,
+        UNLEASH_CLIENT_TOKEN: flagsConfig.UNLEASH_CLIENT_TOKEN,
+        ADMIN_TOKEN: DEMO_ADMIN_TOKEN,
+        LOG_LEVEL: 'info',
+      },
+      join(logDir, 'edge-router.log'),
+    );
+    started.push(router);
+    watch(router);
+    await waitUntilReady(router, `${routerUrl}/ready`);
+    say(`router:   ${routerUrl}  (logs: ${router.logFile})`);
 
     say('');
-    say(`ShopCo is up on ${baseUrl}  (logs: ${monolith.logFile})`);
-    if (tryIt.login) say(`Log in as ${tryIt.login.email} / ${tryIt.login.password}`);
+    say(`Send traffic to the router, ${routerUrl}: it reaches ShopCo until a flag moves it.`);
+    if (!flagsConfig.UNLEASH_URL_GIVEN) {
+      say(
+        `Unleash admin UI: ${unleashUrl}  (log in as ${flagsConfig.UNLEASH_ADMIN_USERNAME} / ${flagsConfig.UNLEASH_ADMIN_PASSWORD})`,
+      );
+    }
+    if (tryIt.login) say(`A ShopCo login: ${tryIt.login.email} / ${tryIt.login.password}`);
     say('');
     say('Try it:');
     say('');
-    for (const line of tryItLines(baseUrl, tryIt)) say(`  ${line}`);
+    for (const line of tryItLines(routerUrl, tryIt, { adminToken: DEMO_ADMIN_TOKEN })) say(`  ${line}`);
     say('');
     say('Press Ctrl-C to stop.');
   } catch (err) {

@@ -8,7 +8,11 @@ export interface TryItData {
   productId: number | null;
 }
 
-export function tryItLines(baseUrl: string, { login, productId }: TryItData): string[] {
+export function tryItLines(
+  baseUrl: string,
+  { login, productId }: TryItData,
+  { adminToken }: { adminToken: string },
+): string[] {
   const json = (body: object) => `'${JSON.stringify(body)}'`;
   const lines = [`curl -sf '${baseUrl}/api/products/search?q=lamp&limit=3'`];
   if (productId !== null) lines.push(`curl -sf ${baseUrl}/api/products/${productId}`);
@@ -20,6 +24,11 @@ export function tryItLines(baseUrl: string, { login, productId }: TryItData): st
       `curl -s -X POST ${baseUrl}/api/checkout -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d ${json({ userId: login.userId, items: [{ productId, quantity: 1 }], card: '4000000000000002' })}   # declined: 402, stock released`,
     );
   }
-  lines.push(`curl -s ${baseUrl}/metrics | grep http_request_duration_seconds_count`);
+  lines.push(
+    `curl -s ${baseUrl}/metrics | grep 'router_request_duration_seconds_count'`,
+    `curl -sf -H 'authorization: Bearer ${adminToken}' ${baseUrl}/_strangler/api/routes | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).routes.map((r) => r.method + " " + r.path + " -> " + r.decision.target + " (" + r.decision.reason + ")").join("\\n")'`,
+    'pnpm flags list',
+    'pnpm flags kill && pnpm flags unkill   # the kill switch: everything to the monolith at once, then back',
+  );
   return lines;
 }

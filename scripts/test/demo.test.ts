@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { databaseUrlFor, withAdminClient } from '@strangler/foundation';
-import { testServerUrls } from '@strangler/foundation/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockFlags, testServerUrls } from '@strangler/foundation/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { tcpAnswers } from '../lib/postgres.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,17 +45,31 @@ describe('pnpm demo', () => {
   let databaseUrl: string;
   let demo: ChildProcess;
   let port: number;
+  let routerPort: number;
   let output: string;
+  let release: () => Promise<void>;
+  // The run's Unleash: the demo uses it (UNLEASH_URL) instead of starting its own.
+  const env = () => ({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    UNLEASH_URL: inject('unleashUrl'),
+    UNLEASH_ADMIN_TOKEN: inject('unleashAdminToken'),
+    UNLEASH_CLIENT_TOKEN: inject('unleashClientToken'),
+  });
 
   beforeAll(async () => {
+    // The printed lines flip the kill switch: keep other flag-changing test files out meanwhile.
+    release = await lockFlags();
     databaseUrl = databaseUrlFor(testServerUrls().databaseUrl, database);
     port = await freePort();
+    routerPort = await freePort();
+    const args = ['--port', String(port), '--router-port', String(routerPort)];
     demo = spawn(
       process.execPath,
-      [join(ROOT, 'scripts/demo.ts'), '--port', String(port), '--users', '20', '--products', '10', '--orders', '30'],
+      [join(ROOT, 'scripts/demo.ts'), ...args, '--users', '20', '--products', '10', '--orders', '30'],
       {
         cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: databaseUrl },
+        env: env(),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -67,27 +81,34 @@ describe('pnpm demo', () => {
     await withAdminClient(testServerUrls().databaseUrl, (c) =>
       c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
     );
+    await release?.();
   });
 
   it('says which Postgres it used, migrates and seeds', () => {
     expect(output).toContain('postgres: DATABASE_URL');
     expect(output).toMatch(/applied 001_shopco_schema/);
     expect(output).toMatch(/seed: +20 users, 10 products, 30 orders/);
-    expect(output).toContain(`ShopCo is up on http://127.0.0.1:${port}`);
+    expect(output).toContain(`shopco:   http://127.0.0.1:${port}`);
+    expect(output).toContain('unleash:  UNLEASH_URL');
+    expect(output).toContain(`router:   http://127.0.0.1:${routerPort}`);
   });
 
-  it('prints curl lines that all succeed when run as printed', async () => {
+  it('prints lines to try that all succeed when run as printed, through the router', async () => {
     const block = output.slice(output.indexOf('Try it:'), output.indexOf('Press Ctrl-C'));
     const lines = block
       .split('\n')
-      .filter((l) => l.startsWith('  curl') || l.startsWith('  TOKEN='))
+      .filter((l) => l.startsWith('  '))
       .map((l) => l.trim());
-    expect(lines.length).toBeGreaterThanOrEqual(6);
-    const { stdout } = await run('bash', ['-c', `set -euo pipefail\n${lines.join('\n')}`], { cwd: ROOT });
+    expect(lines.length).toBeGreaterThanOrEqual(9);
+    expect(lines.every((l) => !l.includes(`:${port}/`))).toBe(true);
+    const { stdout } = await run('bash', ['-c', `set -euo pipefail\n${lines.join('\n')}`], { cwd: ROOT, env: env() });
     expect(stdout).toContain('"items"');
     expect(stdout).toContain('"status":"succeeded"');
     expect(stdout).toContain('PAYMENTS_DECLINED');
-    expect(stdout).toMatch(/route="\/api\/checkout",status_code="201"\} 1/);
+    expect(stdout).toMatch(/route="POST \/api\/checkout",target="monolith",status="201"\} 1/);
+    expect(stdout).toContain('GET /api/users/:id -> monolith');
+    expect(stdout).toContain('strangler.users.reads');
+    expect(stdout).toContain('Kill switch ON');
   });
 
   it('stops everything it started on Ctrl-C', async () => {
@@ -95,5 +116,6 @@ describe('pnpm demo', () => {
     const [code] = await once(demo, 'exit');
     expect(code).toBe(0);
     expect(await tcpAnswers('127.0.0.1', port)).toBe(false);
+    expect(await tcpAnswers('127.0.0.1', routerPort)).toBe(false);
   });
 });
