@@ -11,8 +11,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAdmin } from './admin.ts';
 import type { RouterConfig } from './config.ts';
+import type { NoiseRule } from './diff.ts';
 import { createIdentityResolver } from './identity.ts';
 import { createRouterMetrics } from './metrics.ts';
+import { NOISE_RULES } from './noise.ts';
 import { registerProxy } from './proxy.ts';
 import { compileRoutes } from './routes.ts';
 import { ShadowRecorder } from './shadow.ts';
@@ -20,6 +22,8 @@ import { Upstream } from './upstream.ts';
 
 export interface RouterDeps {
   flags: FlagSource;
+  /** Shadow-diff noise rules by route; default: the declared ones of `noise.ts`. */
+  noise?: Readonly<Record<string, NoiseRule>>;
   logger?: Logger;
   collectDefaultMetrics?: boolean;
 }
@@ -98,6 +102,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     metrics,
     shadow,
     shadowMaxInFlight: config.SHADOW_MAX_IN_FLIGHT,
+    noise: deps.noise ?? NOISE_RULES,
   });
   if (config.ADMIN_TOKEN) {
     registerAdmin(app, {

@@ -1,11 +1,11 @@
 import type { FlagSource } from '@strangler/flags';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Decision, decide } from './decide.ts';
+import type { NoiseRule } from './diff.ts';
 import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { type IdentityResolver, sessionCookie } from './identity.ts';
 import type { RouterMetrics } from './metrics.ts';
-import { NOISE_RULES } from './noise.ts';
 import { normalisePath } from './path.ts';
 import type { RouteTable } from './routes.ts';
 import { answerOf, type ShadowRecorder } from './shadow.ts';
@@ -21,6 +21,7 @@ export interface ProxyDeps {
   metrics: RouterMetrics;
   shadow: ShadowRecorder;
   shadowMaxInFlight: number;
+  noise: Readonly<Record<string, NoiseRule>>;
 }
 
 declare module 'fastify' {
@@ -144,7 +145,7 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
             requestId,
             monolithAnswer,
             answerOf(res.status, res.headers['content-type'], res.body),
-            NOISE_RULES[route],
+            deps.noise[route],
           );
           deps.metrics.shadow.inc({ route, result: result.match ? 'match' : 'mismatch' });
         },

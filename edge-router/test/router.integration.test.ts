@@ -182,7 +182,8 @@ beforeAll(async () => {
       BREAKER_COOLDOWN_MS: '60000',
       BODY_LIMIT_BYTES: '2048',
     }),
-    { flags },
+    // Declared noise for this test: a service may stamp its own updatedAt.
+    { flags, noise: { 'GET /api/users/:id': { ignore: ['updatedAt'] } } },
   );
   base = await router.listen({ host: '127.0.0.1', port: 0 });
 
@@ -318,6 +319,36 @@ describe('shadow', () => {
     await admin.setRollout('users.shadow', 0);
   });
 
+  it('does not count a difference in a declared noise field as a mismatch', async () => {
+    await admin.setRollout('users.shadow', 100);
+    await until('shadow on', async () => (flags.snapshot().contexts.users.shadowPercent === 100 ? true : undefined));
+    const knex = createKnex({ url: serviceDb.url });
+    try {
+      await knex('users')
+        .where({ id: 4 })
+        .update({ updated_at: new Date('2031-01-01T00:00:00Z') });
+    } finally {
+      await knex.destroy();
+    }
+    const shadowStats = async () => {
+      const res = await fetch(`${base}/_strangler/api/shadow`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return (await res.json()) as {
+        stats: Record<string, { matches: number; mismatches: number }>;
+        recentMismatches: Array<{ paths: string[]; requestId: string }>;
+      };
+    };
+    const before = (await shadowStats()).stats['GET /api/users/:id'] ?? { matches: 0, mismatches: 0 };
+    expect((await get('/api/users/4')).target).toBe('monolith');
+    const after = await until('the comparison', async () => {
+      const s = (await shadowStats()).stats['GET /api/users/:id'];
+      return s && s.matches + s.mismatches > before.matches + before.mismatches ? s : undefined;
+    });
+    expect(after.matches).toBe(before.matches + 1);
+    expect(after.mismatches).toBe(before.mismatches);
+    await admin.setRollout('users.shadow', 0);
+    await syncUsers();
+  });
+
   it('never mirrors a write', async () => {
     await admin.setRollout('users.shadow', 100);
     await until('shadow on', async () => (flags.snapshot().contexts.users.shadowPercent === 100 ? true : undefined));
@@ -410,6 +441,12 @@ describe('hostile requests', () => {
     const { status, body } = await rawGet(path);
     expect(status).toBe(400);
     expect(['ROUTER_AMBIGUOUS_PATH', 'INVALID_URL']).toContain(JSON.parse(body).error.code);
+  });
+
+  it('answers 431 for headers over the limit, and keeps serving', async () => {
+    const res = await fetch(`${base}/api/users/1`, { headers: { 'x-padding': 'x'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect((await get('/health')).status).toBe(200);
   });
 
   it('answers 413 for a body over the limit', async () => {
