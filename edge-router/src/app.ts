@@ -1,4 +1,4 @@
-import type { FlagSource } from '@strangler/flags';
+import { describeState, type FlagSource } from '@strangler/flags';
 import {
   createLogger,
   drainOnClose,
@@ -83,9 +83,10 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
         },
       },
       {
-        // Never fails readiness: with no flags known the router still routes (everything to the monolith).
+        // Never fails readiness: with no flags known the router still routes
+        // (everything to the monolith). It says how current the flags are.
         name: 'flags',
-        check: async () => {},
+        check: async () => describeState(deps.flags.state()),
       },
     ],
   });

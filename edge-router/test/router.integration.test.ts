@@ -395,6 +395,10 @@ describe('when Unleash is away', () => {
     expect(((await routes.json()) as { flagClient: { kind: string } }).flagClient.kind).toBe('stale');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('router_flag_client_state{state="stale",service="edge-router"} 1');
+    // Still ready: it routes by the last flags; /ready says how old they are.
+    const ready = await get('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.flags).toMatch(/stale/);
   });
 });
 

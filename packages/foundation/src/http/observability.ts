@@ -4,8 +4,12 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   name: string;
-  /** Resolves when the dependency answers; rejects (or times out) when it does not. */
-  check: () => Promise<void>;
+  /**
+   * Resolves when the dependency answers; rejects (or times out) when it does
+   * not. A string it resolves with is shown instead of "ok" (a detail that does
+   * not make the service unready).
+   */
+  check: () => Promise<void | string>;
 }
 
 export interface ObservabilityOptions {
@@ -24,13 +28,13 @@ declare module 'fastify' {
   }
 }
 
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
     promise.then(
-      () => {
+      (value) => {
         clearTimeout(timer);
-        resolve();
+        resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
@@ -74,8 +78,7 @@ async function observabilityPlugin(app: FastifyInstance, opts: ObservabilityOpti
     await Promise.all(
       (opts.readiness ?? []).map(async ({ name, check }) => {
         try {
-          await withTimeout(check(), timeoutMs);
-          checks[name] = 'ok';
+          checks[name] = (await withTimeout(check(), timeoutMs)) || 'ok';
         } catch (err) {
           ready = false;
           checks[name] = err instanceof Error ? err.message : String(err);
