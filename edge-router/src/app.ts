@@ -1,11 +1,13 @@
 import { describeState, type FlagSource } from '@strangler/flags';
 import {
   createLogger,
+  createRedis,
   drainOnClose,
   errorHandler,
   httpServerOptions,
   observability,
   strictBodyValidatorCompiler,
+  TrafficRecorder,
 } from '@strangler/foundation';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -91,6 +93,12 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     ],
   });
 
+  const redis = config.REDIS_URL
+    ? createRedis({ url: config.REDIS_URL, role: 'client', connectionName: 'edge-router' })
+    : null;
+  // A Redis outage must not crash the router: counts are best effort.
+  redis?.on('error', (err) => app.log.warn({ err: err.message }, 'redis unavailable; traffic counts not shared'));
+  const traffic = redis ? new TrafficRecorder(redis, { prefix: config.TRAFFIC_KEY_PREFIX }) : undefined;
   const table = compileRoutes();
   const shadow = new ShadowRecorder();
   const metrics = createRouterMetrics(app.metrics, upstreams, deps.flags);
@@ -104,6 +112,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     shadow,
     shadowMaxInFlight: config.SHADOW_MAX_IN_FLIGHT,
     noise: deps.noise ?? NOISE_RULES,
+    traffic,
   });
   if (config.ADMIN_TOKEN) {
     registerAdmin(app, {
@@ -116,6 +125,8 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
   }
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map((u) => u.close()));
+    await traffic?.close();
+    redis?.disconnect();
   });
   return app;
 }

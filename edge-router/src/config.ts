@@ -36,6 +36,10 @@ const schema = {
   UNLEASH_CLIENT_TOKEN: str({ default: 'default:development.strangler-client-dev' }),
   FLAG_REFRESH_MS: int({ default: 1_000, min: 100 }),
   FLAG_BACKUP_PATH: optionalStr(),
+  /** Where routers share traffic and shadow counts (for the stage gates); unset: counted per process only. */
+  REDIS_URL: optionalStr(),
+  /** Key prefix of those counts, for deployments (or test runs) that share one Redis. */
+  TRAFFIC_KEY_PREFIX: str({ default: 'strangler:traffic' }),
 };
 
 export type RouterConfig = ConfigOf<typeof schema>;

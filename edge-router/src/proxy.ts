@@ -1,4 +1,5 @@
 import type { FlagSource } from '@strangler/flags';
+import type { TrafficRecorder } from '@strangler/foundation';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Decision, decide } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
@@ -22,6 +23,8 @@ export interface ProxyDeps {
   shadow: ShadowRecorder;
   shadowMaxInFlight: number;
   noise: Readonly<Record<string, NoiseRule>>;
+  /** Shares per-context traffic and shadow counts with other processes (Redis); absent without REDIS_URL. */
+  traffic?: TrafficRecorder | undefined;
 }
 
 declare module 'fastify' {
@@ -80,7 +83,10 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     const { res, servedBy } =
       decision.target === 'service'
         ? await sendToService(deps.services.get(decision.context as string) as Upstream, outgoing, decision)
-        : { res: await sendOrFail(deps.monolith, outgoing, 'monolith'), servedBy: 'monolith' as const };
+        : {
+            res: await sendOrFail(deps.monolith, outgoing, 'monolith', decision.context),
+            servedBy: 'monolith' as const,
+          };
 
     reply.status(res.status).headers(clientResponseHeaders(res.headers));
     reply.header('x-strangler-target', servedBy);
@@ -89,9 +95,32 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     if (decision.shadow && match) mirror(match.key, decision.context as string, outgoing, request.id, res);
   };
 
-  async function sendOrFail(upstream: Upstream, outgoing: UpstreamRequest, what: string): Promise<UpstreamResponse> {
+  /** One attempt, counted for the context's side in the shared traffic stats. */
+  async function attempt(
+    upstream: Upstream,
+    outgoing: UpstreamRequest,
+    context: string | null,
+    side: 'monolith' | 'service',
+  ) {
+    const started = performance.now();
     try {
-      return await upstream.send(outgoing);
+      const res = await upstream.send(outgoing);
+      if (context) deps.traffic?.request(context, side, res.status >= 500, performance.now() - started);
+      return res;
+    } catch (err) {
+      if (context) deps.traffic?.request(context, side, true, performance.now() - started);
+      throw err;
+    }
+  }
+
+  async function sendOrFail(
+    upstream: Upstream,
+    outgoing: UpstreamRequest,
+    what: string,
+    context: string | null,
+  ): Promise<UpstreamResponse> {
+    try {
+      return await attempt(upstream, outgoing, context, 'monolith');
     } catch (err) {
       if (err instanceof UpstreamError) throw failureFor(err, what);
       throw err;
@@ -106,7 +135,7 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     const what = `${decision.context} service`;
     let reason: string;
     try {
-      const res = await service.send(outgoing);
+      const res = await attempt(service, outgoing, decision.context, 'service');
       if (res.status < 500 || !decision.fallback) return { res, servedBy: 'service' };
       reason = `status-${res.status}`;
     } catch (err) {
@@ -116,7 +145,7 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
       reason = err.kind;
     }
     deps.metrics.fallbacks.inc({ context: decision.context ?? 'none', reason });
-    return { res: await sendOrFail(deps.monolith, outgoing, 'monolith'), servedBy: 'monolith' };
+    return { res: await sendOrFail(deps.monolith, outgoing, 'monolith', decision.context), servedBy: 'monolith' };
   }
 
   function mirror(
@@ -148,10 +177,12 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
             deps.noise[route],
           );
           deps.metrics.shadow.inc({ route, result: result.match ? 'match' : 'mismatch' });
+          deps.traffic?.shadow(context, result.match ? 'match' : 'mismatch');
         },
         (err: unknown) => {
           deps.shadow.recordError(route, requestId, monolithAnswer, (err as Error).message);
           deps.metrics.shadow.inc({ route, result: 'error' });
+          deps.traffic?.shadow(context, 'error');
         },
       )
       .finally(() => {

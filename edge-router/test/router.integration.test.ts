@@ -5,7 +5,7 @@ import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createFlagClient, type FlagClient, UnleashAdminApi } from '@strangler/flags';
-import { createKnex } from '@strangler/foundation';
+import { createKnex, createRedis, readTrafficWindow } from '@strangler/foundation';
 import { freshDatabase, lockFlags, type TestDatabase } from '@strangler/foundation/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,6 +23,7 @@ import { testConfig } from '../src/config.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const ADMIN_TOKEN = 'router-test-admin-token-0123456789';
 const REFRESH_MS = 100;
+const TRAFFIC_PREFIX = `test:router:${process.pid}:${Date.now()}`;
 
 let release: () => Promise<void>;
 let admin: UnleashAdminApi;
@@ -181,6 +182,8 @@ beforeAll(async () => {
       BREAKER_FAILURES: '3',
       BREAKER_COOLDOWN_MS: '60000',
       BODY_LIMIT_BYTES: '2048',
+      REDIS_URL: inject('redisUrl'),
+      TRAFFIC_KEY_PREFIX: TRAFFIC_PREFIX,
     }),
     // Declared noise for this test: a service may stamp its own updatedAt.
     { flags, noise: { 'GET /api/users/:id': { ignore: ['updatedAt'] } } },
@@ -429,6 +432,21 @@ describe('when the service dies', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/router_fallbacks_total\{context="users",reason="unavailable"[^}]*\} [1-9]/);
     expect(metrics).toContain('router_breaker_state{upstream="users-service",service="edge-router"} 2');
+
+    // Shared with other processes through Redis: the service's failures and the shadow results.
+    const redis = createRedis({ url: inject('redisUrl'), role: 'client' });
+    try {
+      const window = await until('traffic counts in Redis', async () => {
+        const w = await readTrafficWindow(redis, 'users', 600, { prefix: TRAFFIC_PREFIX });
+        return w.service.errors >= 6 ? w : undefined;
+      });
+      expect(window.service.requests).toBeGreaterThan(window.service.errors);
+      expect(window.monolith.requests).toBeGreaterThan(0);
+      expect(window.shadow.match).toBeGreaterThan(0);
+      expect(window.shadow.mismatch).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

@@ -1,3 +1,6 @@
+export { bearerToken } from './auth/bearer.ts';
+export { decoyHash, hashPassword, verifyPassword } from './auth/passwords.ts';
+export { createTokenService, DEVELOPMENT_JWT_SECRET, TOKEN_ISSUER, type TokenService } from './auth/tokens.ts';
 export * from './config.ts';
 export * from './db.ts';
 export * from './errors.ts';
@@ -9,3 +12,4 @@ export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './h
 export * from './logger.ts';
 export * from './redis.ts';
 export * from './shutdown.ts';
+export * from './traffic-stats.ts';

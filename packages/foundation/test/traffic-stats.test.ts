@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { testServerUrls } from '@strangler/foundation/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../src/redis.ts';
+import { readTrafficWindow, TrafficRecorder } from '../src/traffic-stats.ts';
+
+const redis = createRedis({ url: testServerUrls().redisUrl, role: 'client' });
+afterAll(() => redis.disconnect());
+
+describe('traffic stats in Redis', () => {
+  it('sums what several recorders counted into one window per context and side', async () => {
+    const prefix = `test:traffic:${randomUUID()}`;
+    const now = Date.now();
+    const a = new TrafficRecorder(redis, { prefix, now: () => now });
+    const b = new TrafficRecorder(redis, { prefix, now: () => now - 10_000 });
+    for (let i = 0; i < 98; i++) a.request('users', 'service', false, 3);
+    a.request('users', 'service', true, 40);
+    b.request('users', 'service', false, 900);
+    for (let i = 0; i < 10; i++) b.request('users', 'monolith', false, 1);
+    a.shadow('users', 'match');
+    a.shadow('users', 'match');
+    b.shadow('users', 'mismatch');
+    a.request('products', 'monolith', true, 1);
+    await Promise.all([a.close(), b.close()]);
+
+    const w = await readTrafficWindow(redis, 'users', 60, { now, prefix });
+    expect(w.service).toEqual({ requests: 100, errors: 1, errorRate: 0.01, p99Ms: 50 });
+    expect(w.monolith).toEqual({ requests: 10, errors: 0, errorRate: 0, p99Ms: 1 });
+    expect(w.shadow).toEqual({ match: 2, mismatch: 1, error: 0, samples: 3, consistency: 2 / 3 });
+    expect((await readTrafficWindow(redis, 'products', 60, { now, prefix })).monolith.errors).toBe(1);
+  });
+
+  it('leaves older buckets out of a short window', async () => {
+    const prefix = `test:traffic:${randomUUID()}`;
+    const now = Date.now();
+    const old = new TrafficRecorder(redis, { prefix, now: () => now - 120_000 });
+    old.request('users', 'service', true, 1);
+    await old.close();
+    const w = await readTrafficWindow(redis, 'users', 30, { now, prefix });
+    expect(w.service.requests).toBe(0);
+    expect(w.service.p99Ms).toBeNull();
+    expect(w.shadow.consistency).toBeNull();
+  });
+});
