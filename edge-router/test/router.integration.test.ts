@@ -252,25 +252,39 @@ describe('a flag change through pnpm flags', () => {
   it('keeps every visitor on their side and only adds visitors as the rollout rises', async () => {
     await admin.setRollout('users.reads', 10);
     await until('10 % rollout', async () => (flags.snapshot().contexts.users.readPercent === 10 ? true : undefined));
+    // 1,000 visitors, 50 at a time: each gets a session cookie and keeps their side.
     const visitors: Array<{ cookie: string; at10: string }> = [];
-    for (let i = 0; i < 200; i++) {
-      const first = await get(`/api/users/${userId}`);
-      const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] as string;
-      expect(cookie).toMatch(/^strangler_sid=/);
-      const again = await get(`/api/users/${userId}`, { cookie });
-      expect(again.target).toBe(first.target);
-      visitors.push({ cookie, at10: first.target as string });
-    }
+    const inBatches = async <T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> => {
+      const out: T[] = [];
+      for (let i = 0; i < n; i += 50) {
+        out.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => fn(i + j)))));
+      }
+      return out;
+    };
+    visitors.push(
+      ...(await inBatches(1000, async () => {
+        const first = await get(`/api/users/${userId}`);
+        const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] as string;
+        expect(cookie).toMatch(/^strangler_sid=/);
+        const again = await get(`/api/users/${userId}`, { cookie });
+        expect(again.target).toBe(first.target);
+        return { cookie, at10: first.target as string };
+      })),
+    );
     await admin.setRollout('users.reads', 50);
     await until('50 % rollout', async () => (flags.snapshot().contexts.users.readPercent === 50 ? true : undefined));
-    let onService = 0;
-    for (const v of visitors) {
-      const now = (await get(`/api/users/${userId}`, { cookie: v.cookie })).target;
-      if (v.at10 === 'service') expect(now).toBe('service');
-      if (now === 'service') onService++;
-    }
-    expect(visitors.filter((v) => v.at10 === 'service').length).toBeLessThan(45);
-    expect(onService).toBeGreaterThan(70);
+    const at50 = await inBatches(1000, async (i) => {
+      const v = visitors[i] as { cookie: string; at10: string };
+      return { ...v, now: (await get(`/api/users/${userId}`, { cookie: v.cookie })).target };
+    });
+    const movedBack = at50.filter((v) => v.at10 === 'service' && v.now !== 'service');
+    expect(movedBack).toEqual([]);
+    const at10Count = visitors.filter((v) => v.at10 === 'service').length;
+    const at50Count = at50.filter((v) => v.now === 'service').length;
+    expect(at10Count).toBeGreaterThan(60);
+    expect(at10Count).toBeLessThan(140);
+    expect(at50Count).toBeGreaterThan(440);
+    expect(at50Count).toBeLessThan(560);
     await admin.setRollout('users.reads', 0);
   });
 
