@@ -1,7 +1,6 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { databaseUrlFor, type Env, withAdminClient } from '@strangler/foundation';
+import { freePort } from '@strangler/foundation/testing';
 import { UnleashAdminApi } from './admin-api.ts';
 import { loadFlagsConfig, STATE_DIR } from './config.ts';
 import { startUnleashServer } from './unleash-server.ts';
@@ -58,14 +57,4 @@ export async function resolveTestUnleash(postgresUrl: string, env: Env): Promise
     await dropDatabase().catch(() => {});
     throw err;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createKnex, ensureDatabase } from '@strangler/foundation';
 import type { Knex } from 'knex';
+import * as stageMachineSchema from './control/001_stage_machine.ts';
 import * as shopcoSchema from './monolith/001_shopco_schema.ts';
+import * as usersSchema from './users/001_users_schema.ts';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -26,6 +28,22 @@ export const databases = {
       name: '001_shopco_schema',
       file: new URL('./monolith/001_shopco_schema.ts', import.meta.url),
       module: shopcoSchema,
+    },
+  ],
+  // The users service's own database (extracted/users), not the monolith's.
+  users: [
+    {
+      name: '001_users_schema',
+      file: new URL('./users/001_users_schema.ts', import.meta.url),
+      module: usersSchema,
+    },
+  ],
+  // The toolkit's own state: each context's stage and the history of moves.
+  control: [
+    {
+      name: '001_stage_machine',
+      file: new URL('./control/001_stage_machine.ts', import.meta.url),
+      module: stageMachineSchema,
     },
   ],
 } satisfies Record<string, NamedMigration[]>;

@@ -1,5 +1,7 @@
 import {
   createLogger,
+  createTokenService,
+  decoyHash,
   drainOnClose,
   errorHandler,
   httpServerOptions,
@@ -10,7 +12,6 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { createTokenService } from './auth/tokens.ts';
 import { checkoutRoutes } from './checkout/routes.ts';
 import { CheckoutService } from './checkout/service.ts';
 import type { MonolithConfig } from './config.ts';
@@ -54,6 +55,10 @@ export async function buildApp(config: MonolithConfig, deps: MonolithDeps = {}):
     collectDefaults: deps.collectDefaultMetrics ?? false,
     readiness: [{ name: 'database', check: async () => void (await app.db.raw('select 1')) }],
   });
+
+  // The decoy hash is made before the first request, so that even the first
+  // failed login takes as long for an unknown email as for a wrong password.
+  app.addHook('onReady', async () => void (await decoyHash()));
 
   // The composition root: every store, service and route of ShopCo is wired here.
   const tokens = createTokenService(config.JWT_SECRET, config.JWT_TTL_SECONDS);

@@ -1,4 +1,14 @@
-import { ConfigError, type ConfigOf, type Env, int, oneOf, readConfig, str, url } from '@strangler/foundation';
+import {
+  ConfigError,
+  type ConfigOf,
+  DEVELOPMENT_JWT_SECRET,
+  type Env,
+  int,
+  oneOf,
+  readConfig,
+  str,
+  url,
+} from '@strangler/foundation';
 
 /** The only place ShopCo reads the environment. */
 const schema = {
@@ -12,7 +22,7 @@ const schema = {
   }),
   DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
   JWT_SECRET: str({
-    default: 'shopco-dev-secret-change-me',
+    default: DEVELOPMENT_JWT_SECRET,
     doc: 'HS256 key shared with every service that accepts ShopCo tokens',
   }),
   JWT_TTL_SECONDS: int({ default: 24 * 3600, min: 60 }),
@@ -24,7 +34,7 @@ export type MonolithConfig = ConfigOf<typeof schema>;
 
 export function loadConfig(env: Env): MonolithConfig {
   const config = readConfig(schema, env);
-  if (config.NODE_ENV === 'production' && config.JWT_SECRET === 'shopco-dev-secret-change-me') {
+  if (config.NODE_ENV === 'production' && config.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET must be set to a secret of your own in production']);
   }
   return config;

@@ -1,20 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { freshDatabase, type TestDatabase } from '@strangler/foundation/testing';
+import { freePort, freshDatabase, type TestDatabase } from '@strangler/foundation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const SERVER = resolve(import.meta.dirname, '../src/server.ts');
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 function startServer(env: Record<string, string>) {
   const child = spawn(process.execPath, [SERVER], {

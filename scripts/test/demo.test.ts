@@ -1,25 +1,14 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { databaseUrlFor, withAdminClient } from '@strangler/foundation';
-import { lockFlags, testServerUrls } from '@strangler/foundation/testing';
+import { freePort, lockFlags, testServerUrls } from '@strangler/foundation/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { tcpAnswers } from '../lib/postgres.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Collects the demo's stdout until `marker` appears. */
 function outputUntil(child: ChildProcess, marker: string, timeoutMs: number): Promise<string> {

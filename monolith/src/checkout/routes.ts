@@ -1,6 +1,6 @@
+import type { TokenService } from '@strangler/foundation';
 import type { FastifyInstance } from 'fastify';
 import { authenticate } from '../auth/authenticate.ts';
-import type { TokenService } from '../auth/tokens.ts';
 import { NotYourAccount } from '../errors.ts';
 import { errorResponses, idSchema } from '../http/schemas.ts';
 import { itemsSchema, orderSchema } from '../orders/schemas.ts';

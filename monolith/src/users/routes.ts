@@ -1,6 +1,6 @@
+import type { TokenService } from '@strangler/foundation';
 import type { FastifyInstance } from 'fastify';
 import { authenticate } from '../auth/authenticate.ts';
-import type { TokenService } from '../auth/tokens.ts';
 import { errorResponses, idParams } from '../http/schemas.ts';
 import { loginBody, registerBody, updateBody, userSchema } from './schemas.ts';
 import type { RegisterInput, UpdateInput, UserService } from './service.ts';

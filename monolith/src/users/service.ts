@@ -1,6 +1,4 @@
-import { isUniqueViolation } from '@strangler/foundation';
-import { decoyHash, hashPassword, verifyPassword } from '../auth/passwords.ts';
-import type { TokenService } from '../auth/tokens.ts';
+import { decoyHash, hashPassword, isUniqueViolation, type TokenService, verifyPassword } from '@strangler/foundation';
 import { EmailTaken, InvalidCredentials, NotYourAccount, UserNotFound } from '../errors.ts';
 import { EMAIL_CONSTRAINT, toUser, type User, type UserStore } from './store.ts';
 
@@ -37,7 +35,7 @@ export class UserService {
   async login(email: string, password: string): Promise<{ token: string; user: User }> {
     const row = await this.#store.findByEmail(email.trim());
     // Verify against a decoy when the email is unknown: same answer, same time.
-    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash));
+    const ok = await verifyPassword(password, row?.password_hash ?? (await decoyHash()));
     if (!row || !ok) throw new InvalidCredentials();
     return { token: this.#tokens.issue(row.id), user: toUser(row) };
   }

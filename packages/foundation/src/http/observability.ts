@@ -9,7 +9,7 @@ export interface ReadinessCheck {
    * not. A string it resolves with is shown instead of "ok" (a detail that does
    * not make the service unready).
    */
-  check: () => Promise<void | string>;
+  check: () => Promise<string | undefined>;
 }
 
 export interface ObservabilityOptions {

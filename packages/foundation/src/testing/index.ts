@@ -6,5 +6,6 @@ export {
   ensureTemplate,
   type TestDatabase,
 } from './databases.ts';
+export { freePort } from './ports.ts';
 export { resolveTestServers, type TestServers } from './servers.ts';
 export { freshDatabase, lockFlags, testServerUrls } from './vitest.ts';
