@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TOKEN_ISSUER } from '@strangler/foundation';
 import { createVerifier } from 'fast-jwt';
 
 /**
@@ -20,7 +21,7 @@ export interface Identity {
 export type IdentityResolver = (authorization: string | undefined, cookie: string | undefined) => Identity;
 
 export function createIdentityResolver(jwtSecret: string): IdentityResolver {
-  const verify = createVerifier({ key: jwtSecret, algorithms: ['HS256'], allowedIss: 'shopco', cache: 1000 });
+  const verify = createVerifier({ key: jwtSecret, algorithms: ['HS256'], allowedIss: TOKEN_ISSUER, cache: 1000 });
   return (authorization, cookie) => {
     if (authorization?.startsWith('Bearer ')) {
       try {
