@@ -11,5 +11,6 @@ export { type ObservabilityOptions, observability, type ReadinessCheck } from '.
 export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './http/server-options.ts';
 export * from './logger.ts';
 export * from './redis.ts';
+export * from './serve.ts';
 export * from './shutdown.ts';
 export * from './traffic-stats.ts';
