@@ -20,3 +20,4 @@ export {
   type SeedTableReport,
   seedDatabase,
 } from './seed/load.ts';
+export * from './sync/index.ts';

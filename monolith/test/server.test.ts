@@ -44,7 +44,10 @@ describe('server.ts', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'late@example.com', password: 'password123', name: 'Late' }),
     });
-    await new Promise((r) => setTimeout(r, 5));
+    // Signal only once the server has the request (a fixed sleep raced under load).
+    for (let i = 0; i < 500 && !/"url":"\/api\/users\/register"/.test(server.output()); i++) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
     server.child.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(201);

@@ -1,0 +1,272 @@
+import { createKnex, type Knex, type Redis } from '@strangler/foundation';
+import type { Queue } from 'bullmq';
+import pg from 'pg';
+import { jobIdOf, notifyChannelName, type SyncChannel, validateChannel } from './channel.ts';
+import { claimUnrelayed, markRelayed, relayedUnapplied, unmarkRelayed } from './outbox.ts';
+import { type ApplyJobData, type ApplyJobOptions, bullJobOptions, openSyncQueue, producerRedis } from './queue.ts';
+
+/**
+ * OutboxRelay: moves captured changes from the outbox to BullMQ.
+ *
+ * Contract
+ * - Takes unrelayed rows in id order, `FOR UPDATE SKIP LOCKED` (several relays
+ *   may run), adds one job per row with job id `<channel>.<outbox id>`, and
+ *   marks the rows relayed in the same transaction AFTER the add succeeded.
+ *   A crash between add and mark leaves the rows unrelayed; they are re-added
+ *   under the same job ids, which BullMQ deduplicates.
+ * - Wakes on `NOTIFY strangler_outbox_<channel>` from a dedicated connection,
+ *   polls every `pollIntervalMs` as a fallback, and reconnects that connection
+ *   when it drops. Stopping and starting at any point loses nothing.
+ * - The outbox is the source of truth: `requeueUnapplied` (also run every
+ *   `sweepIntervalMs`) re-relays rows that were relayed but whose job Redis no
+ *   longer has (a Redis restart or flush), so nothing waits forever.
+ */
+
+export interface OutboxRelayOptions {
+  /** Outbox rows per transaction and per `addBulk`. */
+  batchSize?: number;
+  /** The polling fallback when no notification arrives. */
+  pollIntervalMs?: number;
+  /** How often the relay runs `requeueUnapplied` itself; 0 turns it off. */
+  sweepIntervalMs?: number;
+  /** A relayed row younger than this is never requeued by the sweep. */
+  requeueAfterMs?: number;
+  jobOptions?: ApplyJobOptions;
+  /** Errors the relay recovers from (database or Redis away); it keeps going. */
+  onError?: (err: unknown) => void;
+  /**
+   * Called after a batch's jobs are in Redis and before its rows are marked;
+   * throwing aborts the batch as a crash at that moment would. A seam for
+   * fault-injection tests, and for metrics.
+   */
+  onBatchAdded?: (outboxIds: readonly number[]) => void | Promise<void>;
+}
+
+export interface OutboxRelayStats {
+  relayed: number;
+  batches: number;
+  requeued: number;
+}
+
+const RECONNECT_DELAY_MS = 1_000;
+const ERROR_BACKOFF_MS = 500;
+/** Job states that mean the job is still on its way to a worker, or in one. */
+const IN_FLIGHT = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/** Resolves the one pending wait early; a ring with nobody waiting is remembered until the next wait. */
+class Doorbell {
+  #rung = false;
+  #wake: (() => void) | undefined;
+
+  ring(): void {
+    this.#rung = true;
+    this.#wake?.();
+  }
+
+  async wait(ms: number): Promise<void> {
+    if (this.#rung) {
+      this.#rung = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const wake = () => done();
+      this.#wake = wake;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.#wake = undefined;
+    this.#rung = false;
+  }
+}
+
+export class OutboxRelay {
+  readonly channel: SyncChannel;
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #sweepIntervalMs: number;
+  readonly #requeueAfterMs: number;
+  readonly #jobOptions: ReturnType<typeof bullJobOptions>;
+  readonly #onError: (err: unknown) => void;
+  readonly #onBatchAdded: OutboxRelayOptions['onBatchAdded'];
+  readonly #knex: Knex;
+  readonly #redis: Redis;
+  readonly #queue: Queue<ApplyJobData>;
+  readonly #bell = new Doorbell();
+  readonly #stats: OutboxRelayStats = { relayed: 0, batches: 0, requeued: 0 };
+  #listener: pg.Client | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #lastSweep = Date.now();
+
+  constructor(channel: SyncChannel, opts: OutboxRelayOptions = {}) {
+    this.channel = validateChannel(channel);
+    this.#batchSize = opts.batchSize ?? 500;
+    this.#pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.#sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
+    this.#requeueAfterMs = opts.requeueAfterMs ?? 30_000;
+    this.#jobOptions = bullJobOptions(opts.jobOptions);
+    this.#onError = opts.onError ?? ((err) => console.error(`[relay ${channel.name}]`, err));
+    this.#onBatchAdded = opts.onBatchAdded;
+    this.#knex = createKnex({
+      url: channel.sourceUrl,
+      pool: { max: 2 },
+      applicationName: `strangler-relay-${channel.name}`,
+    });
+    this.#redis = producerRedis(channel, 'relay');
+    this.#queue = openSyncQueue(channel, this.#redis);
+    this.#queue.on('error', (err) => this.#onError(err));
+  }
+
+  get stats(): Readonly<OutboxRelayStats> {
+    return { ...this.#stats };
+  }
+
+  /** Listens, then relays in the background until `stop()`. Rejects when the source database cannot be reached. */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    if (this.#stopped) throw new Error('OutboxRelay: stopped relays cannot be restarted; create a new one');
+    await this.#connectListener();
+    this.#loop = this.#run();
+  }
+
+  /** Finishes the batch in progress, then closes every connection the relay opened. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#close();
+    return this.#stopped;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    this.#bell.ring();
+    clearTimeout(this.#reconnectTimer);
+    await this.#loop;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => {});
+    await this.#queue.close();
+    this.#redis.disconnect();
+    await this.#knex.destroy();
+  }
+
+  /** Relays one batch now; returns how many rows it relayed. */
+  async relayOnce(): Promise<number> {
+    const n = await this.#knex.transaction(async (trx) => {
+      const rows = await claimUnrelayed(trx, this.channel.name, this.#batchSize);
+      if (rows.length === 0) return 0;
+      await this.#queue.addBulk(
+        rows.map((r) => ({
+          name: r.table,
+          data: { table: r.table, key: r.key, op: r.op, outboxId: r.id },
+          opts: { ...this.#jobOptions, jobId: jobIdOf(this.channel, r.id) },
+        })),
+      );
+      const ids = rows.map((r) => r.id);
+      await this.#onBatchAdded?.(ids);
+      await markRelayed(trx, ids);
+      return rows.length;
+    });
+    if (n > 0) {
+      this.#stats.relayed += n;
+      this.#stats.batches += 1;
+    }
+    return n;
+  }
+
+  /**
+   * Re-relays rows that were relayed at least `olderThanMs` ago, are not
+   * applied, and whose job Redis does not hold in flight (lost in a restart or
+   * flush, or finished without its row being marked). Returns how many.
+   */
+  async requeueUnapplied(opts: { olderThanMs?: number; limit?: number } = {}): Promise<number> {
+    const candidates = await relayedUnapplied(
+      this.#knex,
+      this.channel.name,
+      opts.olderThanMs ?? this.#requeueAfterMs,
+      opts.limit ?? 10_000,
+    );
+    const lost: number[] = [];
+    const CHUNK = 200;
+    for (let i = 0; i < candidates.length; i += CHUNK) {
+      const chunk = candidates.slice(i, i + CHUNK);
+      const states = await Promise.all(chunk.map((c) => this.#queue.getJobState(jobIdOf(this.channel, c.id))));
+      for (const [j, state] of states.entries()) {
+        const c = chunk[j];
+        if (!c || IN_FLIGHT.has(state)) continue;
+        // A finished job would swallow the re-add of its id: remove it first.
+        if (state !== 'unknown') await this.#queue.remove(jobIdOf(this.channel, c.id));
+        lost.push(c.id);
+      }
+    }
+    await unmarkRelayed(this.#knex, lost);
+    this.#stats.requeued += lost.length;
+    if (lost.length > 0) this.#bell.ring();
+    return lost.length;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let relayed = 0;
+      try {
+        if (this.#sweepIntervalMs > 0 && Date.now() - this.#lastSweep >= this.#sweepIntervalMs) {
+          this.#lastSweep = Date.now();
+          await this.requeueUnapplied();
+        }
+        relayed = await this.relayOnce();
+      } catch (err) {
+        this.#onError(err);
+        await this.#bell.wait(ERROR_BACKOFF_MS);
+        continue;
+      }
+      // A full batch means there is probably more: go again without waiting.
+      if (relayed < this.#batchSize && !this.#stopping) await this.#bell.wait(this.#pollIntervalMs);
+    }
+  }
+
+  async #connectListener(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.channel.sourceUrl,
+      application_name: `strangler-relay-listen-${this.channel.name}`,
+      connectionTimeoutMillis: 5_000,
+    });
+    const lost = (err?: unknown) => {
+      if (err) this.#onError(err);
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      client.end().catch(() => {});
+      this.#scheduleReconnect();
+    };
+    client.on('notification', () => this.#bell.ring());
+    client.on('error', lost);
+    client.on('end', () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${notifyChannelName(this.channel)}`);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    if (this.#stopping) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#listener = client;
+    // Whatever was committed while nobody listened: look now.
+    this.#bell.ring();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopping) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#connectListener().catch((err) => {
+        this.#onError(err);
+        this.#scheduleReconnect();
+      });
+    }, RECONNECT_DELAY_MS);
+  }
+}
