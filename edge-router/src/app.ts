@@ -9,7 +9,7 @@ import {
   strictBodyValidatorCompiler,
   TrafficRecorder,
 } from '@strangler/foundation';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAdmin } from './admin.ts';
 import type { RouterConfig } from './config.ts';
@@ -37,7 +37,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     ...httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }),
     trustProxy: false,
     // One line per request, written in the proxy's onResponse hook, instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(strictBodyValidatorCompiler());
 
