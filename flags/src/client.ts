@@ -168,6 +168,19 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
 
   let unleash: Unleash;
 
+  /**
+   * unleash-client's destroy() removes every listener from its repository, but
+   * a fetch already in flight still reports its failure there; with no
+   * listener, EventEmitter throws it as an unhandled rejection. Keep one
+   * listener that drops those late errors.
+   */
+  const destroy = (instance: Unleash): void => {
+    instance.destroy();
+    const repository = (instance as unknown as { repository?: { on?: (event: string, fn: () => void) => void } })
+      .repository;
+    repository?.on?.('error', () => {});
+  };
+
   // unleash-client stops polling for good after a 401/403; poll again later in
   // case the token gets created or fixed on the server.
   const scheduleRestart = (): void => {
@@ -175,7 +188,7 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       if (closed) return;
-      unleash.destroy();
+      destroy(unleash);
       unleash = startUnleash();
     }, options.authRetryMs ?? 30_000);
     retryTimer.unref();
@@ -240,7 +253,7 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
       closed = true;
       clearTimeout(retryTimer);
       listeners.clear();
-      unleash.destroy();
+      destroy(unleash);
     },
   };
 }
