@@ -4,6 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 
 /**
  * `pnpm bench:router`: the router against its limit and its peer, in one run.
@@ -106,6 +107,53 @@ async function measure(port: number, method: 'GET' | 'POST', seconds: number, co
   };
 }
 
+/**
+ * Latency at a fixed request rate, with microsecond resolution (autocannon
+ * reports whole milliseconds): requests are started on schedule whether or not
+ * earlier ones have finished (no coordinated omission), and each is timed
+ * from its scheduled start.
+ */
+async function measureLatency(
+  port: number,
+  method: 'GET' | 'POST',
+  rate: number,
+  seconds: number,
+): Promise<Measurement> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64, pipelining: 1 });
+  const body = method === 'POST' ? JSON.stringify({ userId: 1, items: [{ productId: 1, quantity: 1 }] }) : undefined;
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = rate * seconds;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    inFlight.push(
+      pool
+        .request({
+          method,
+          path: method === 'GET' ? '/api/products/1' : '/api/orders',
+          ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+        })
+        .then(async (res) => {
+          await res.body.dump();
+          if (res.statusCode >= 400) errors++;
+          latencies.push(performance.now() - due);
+        })
+        .catch(() => {
+          errors++;
+        }),
+    );
+  }
+  await Promise.all(inFlight);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -149,10 +197,10 @@ async function main(): Promise<void> {
       for (const [name, port] of targets) {
         await measure(port, method, 2, 10); // warm up pools and JIT
         const sat = await measure(port, method, seconds, connections);
-        const fixed = await measure(port, method, seconds, 20, rate);
+        const fixed = await measureLatency(port, method, rate, seconds);
         rows.push({ target: name, method, sat, fixed });
         console.log(
-          `${method} ${name}: ${Math.round(sat.rps)} req/s; at ${rate} req/s p50 ${fixed.p50} ms p99 ${fixed.p99} ms; errors ${sat.errors + fixed.errors}`,
+          `${method} ${name}: ${Math.round(sat.rps)} req/s; at ${rate} req/s p50 ${fixed.p50.toFixed(2)} ms p99 ${fixed.p99.toFixed(2)} ms; errors ${sat.errors + fixed.errors}`,
         );
       }
     }
@@ -172,7 +220,7 @@ function render(
   run: { seconds: number; rate: number; connections: number; nginx: boolean },
 ): string {
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, with \`pnpm bench:router\`: ${run.seconds} s per measurement, ${run.connections} connections at saturation, ${run.rate} req/s for latency. Load generator, proxies and upstream share the machine, so compare the ratios, not the absolute numbers.${run.nginx ? '' : ' nginx was not installed, so it is not in this run.'}`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, with \`pnpm bench:router\`: ${run.seconds} s per measurement, ${run.connections} connections at saturation (autocannon), then ${run.rate} req/s on a fixed schedule for latency, each request timed from its scheduled start (no coordinated omission). Load generator, proxies and upstream share the machine, so compare the ratios, not the absolute numbers.${run.nginx ? '' : ' nginx was not installed, so it is not in this run.'}`,
     '',
     '| request | target | req/s at saturation | vs direct | p50 ms at fixed rate | p99 ms at fixed rate | p99 added vs direct | errors |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
@@ -180,7 +228,7 @@ function render(
   for (const r of rows) {
     const direct = rows.find((d) => d.method === r.method && d.target.startsWith('direct')) as (typeof rows)[number];
     lines.push(
-      `| ${r.method} | ${r.target} | ${Math.round(r.sat.rps)} | ${(r.sat.rps / direct.sat.rps).toFixed(2)} | ${r.fixed.p50} | ${r.fixed.p99} | ${r.target.startsWith('direct') ? '–' : `${(r.fixed.p99 - direct.fixed.p99).toFixed(1)} ms`} | ${r.sat.errors + r.fixed.errors} |`,
+      `| ${r.method} | ${r.target} | ${Math.round(r.sat.rps)} | ${(r.sat.rps / direct.sat.rps).toFixed(2)} | ${r.fixed.p50.toFixed(2)} | ${r.fixed.p99.toFixed(2)} | ${r.target.startsWith('direct') ? '–' : `${(r.fixed.p99 - direct.fixed.p99).toFixed(2)} ms`} | ${r.sat.errors + r.fixed.errors} |`,
     );
   }
   return lines.join('\n');

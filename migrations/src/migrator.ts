@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createKnex, ensureDatabase } from '@strangler/foundation';
 import type { Knex } from 'knex';
 import * as stageMachineSchema from './control/001_stage_machine.ts';
+import * as reconcileRunsSchema from './control/002_reconcile_runs.ts';
 import * as shopcoSchema from './monolith/001_shopco_schema.ts';
 import * as usersSchema from './users/001_users_schema.ts';
 
@@ -44,6 +45,11 @@ export const databases = {
       name: '001_stage_machine',
       file: new URL('./control/001_stage_machine.ts', import.meta.url),
       module: stageMachineSchema,
+    },
+    {
+      name: '002_reconcile_runs',
+      file: new URL('./control/002_reconcile_runs.ts', import.meta.url),
+      module: reconcileRunsSchema,
     },
   ],
 } satisfies Record<string, NamedMigration[]>;

@@ -114,6 +114,16 @@ export class StageStore {
     });
   }
 
+  /** When the context last arrived at `stage` by a move (not a canary change); null if it never did. */
+  async lastArrivalAt(context: string, stage: Stage): Promise<Date | null> {
+    const row = (await this.#db('strangler_stage_history')
+      .where({ context, to_stage: stage })
+      .whereNot('from_stage', stage)
+      .orderBy('id', 'desc')
+      .first('at')) as { at: Date } | undefined;
+    return row?.at ?? null;
+  }
+
   async history(context: string, limit = 20): Promise<HistoryEntry[]> {
     const rows = await this.#db('strangler_stage_history').where({ context }).orderBy('id', 'desc').limit(limit);
     return rows.map((r) => ({

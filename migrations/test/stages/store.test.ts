@@ -1,7 +1,9 @@
 import { createKnex, type Knex } from '@strangler/foundation';
 import { freshDatabase, type TestDatabase } from '@strangler/foundation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReconcileRunStore } from '../../src/stages/reconcile-runs.ts';
 import { StageStore, StaleStageError } from '../../src/stages/store.ts';
+import type { ReconcileReport } from '../../src/sync/reconcile.ts';
 
 let db: TestDatabase;
 let knex: Knex;
@@ -68,5 +70,57 @@ describe('StageStore', () => {
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toBeInstanceOf(StaleStageError);
     expect(await store.history('products')).toHaveLength(1);
+  });
+});
+
+const report = (drift: number): ReconcileReport => ({
+  channel: 'users-forward',
+  tables: [
+    {
+      table: 'users',
+      missing: Array.from({ length: drift }, (_, i) => String(i)),
+      extra: [],
+      different: [],
+      unmapped: [],
+      rangesCompared: 1,
+      rowsCompared: 10,
+    },
+  ],
+  drift,
+  rangesCompared: 1,
+  rowsCompared: 10,
+  repaired: 0,
+  repairFailed: [],
+  aborted: false,
+  ms: 3,
+});
+
+describe('ReconcileRunStore', () => {
+  it('records each run with its counts, and reads the last one since a moment', async () => {
+    const runs = new ReconcileRunStore(knex);
+    expect(await runs.last('reconciled', 'users-forward')).toBeNull();
+    await runs.record('reconciled', report(2), 'ops');
+    const second = await runs.record('reconciled', report(0), 'ops');
+    expect(await runs.last('reconciled', 'users-forward')).toEqual(second);
+    expect(second).toMatchObject({ drift: 0, missing: 0, rowsCompared: 10, actor: 'ops' });
+    expect(await runs.last('reconciled', 'users-reverse')).toBeNull();
+    expect(await runs.last('reconciled', 'users-forward', new Date(Date.now() + 60_000))).toBeNull();
+  });
+
+  it('knows when a context last arrived at a stage, so runs from before a rollback to legacy do not count', async () => {
+    expect(await store.lastArrivalAt('users', 'legacy')).toBeNull();
+    const shadowAt = await store.lastArrivalAt('users', 'shadow');
+    expect(shadowAt).toBeInstanceOf(Date);
+    await store.record({
+      context: 'users',
+      from: 'shadow',
+      to: 'shadow',
+      canaryPercent: 0,
+      actor: 'a',
+      reason: 'not a move',
+      forced: false,
+      gate: {},
+    });
+    expect(await store.lastArrivalAt('users', 'shadow')).toEqual(shadowAt);
   });
 });

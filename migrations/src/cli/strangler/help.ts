@@ -1,0 +1,121 @@
+/** The `pnpm strangler` help texts, apart from the logic so both stay readable. */
+
+const ENVIRONMENT = `Environment:
+  STRANGLER_DATABASE_URL  the toolkit's database: stages, history, reconcile runs; created and
+                          migrated on first use (default postgres://postgres@127.0.0.1:5432/strangler)
+  DATABASE_URL            the monolith's database (default .../shopco)
+  USERS_DATABASE_URL      the users service's database (default .../shopco_users)
+  REDIS_URL               the sync queues and the routers' traffic counts (default redis://127.0.0.1:6379)
+  TRAFFIC_KEY_PREFIX      the routers' traffic key prefix (default strangler:traffic)
+  SYNC_QUEUE_PREFIX       the sync queues' key prefix (default strangler)
+  GATE_WINDOW_SECONDS     the traffic window the gates read (default 300, at most 3600)
+  UNLEASH_URL             Unleash (default http://127.0.0.1:4242)
+  UNLEASH_ADMIN_TOKEN     an admin API token of that Unleash`;
+
+export const GLOBAL_HELP = `Usage: pnpm strangler <command> [options]
+
+Moves a bounded context through the strangler stages, one at a time:
+  legacy → sync → shadow → canary → reads → writes → complete
+checking each stage's gate first, doing the work the stage needs (capture,
+backfill, reconcile, flags), and recording every move with who, when and why.
+The contexts are users and products (products has no extraction yet).
+
+Commands:
+  status [context]               stage, flags, capture lag, backfill, last reconcile,
+                                 shadow consistency, traffic, dead letters, next gate
+  advance <context>              move one stage forward, if its gate is met
+  rollback <context>             move one stage back
+  canary <context> <percent>     set the canary % (canary stage only)
+  reconcile <context>            compare the databases and record the drift
+  history <context>              the recorded moves
+
+Options:
+  -h, --help                     show help (also per command: pnpm strangler advance --help)
+
+${ENVIRONMENT}
+
+Exit codes: 0 done, 1 refused or failed (one line says why), 2 bad command line.
+
+Examples:
+  pnpm strangler status
+  pnpm strangler advance users --reason "start the users extraction"
+  pnpm sync:worker users          (in another terminal: the sync's relay and workers)
+  pnpm strangler canary users 25
+`;
+
+const MOVE_OPTIONS = `  --reason <text>   why, for the history (required with --force)
+  --actor <name>    who, for the history (default: $USER, else "cli")
+  -h, --help        show this help`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  status: `Usage: pnpm strangler status [context] [--json]
+
+For each context (or the one named): its stage; the flags in Unleash (shadow %,
+read %, write owner) and whether they match the stage; capture lag (age of the
+oldest unapplied change, and rows); backfill progress; the last reconcile;
+shadow consistency, error rate and p99 of service and monolith over the gate
+window; dead letters; whether the next gate is met and why not; the last moves.
+A server that is away shows as "unavailable: <why>" for its fields only.
+
+Options:
+  --json       the same, as one JSON document
+  -h, --help   show this help
+`,
+  advance: `Usage: pnpm strangler advance <context> [--force --reason <text>] [--actor <name>]
+
+Moves the context one stage forward after checking its gate (docs/adr/0001);
+an unmet gate refuses with each reason and its numbers. The work of the move
+runs before it is recorded, and is safe to run again if it fails midway:
+  legacy → sync     create/migrate the service's database, install capture,
+                    backfill (progress bar; Ctrl-C stops it, run again to resume),
+                    one reconcile; then run \`pnpm sync:worker <context>\`
+  sync → shadow     flags: shadow 100 %, reads 0 %, writes monolith
+  shadow → canary   flags: reads at the canary % (10 % when none was set)
+  canary → reads    flags: reads 100 %
+  reads → writes    not available in this version (the write cutover); refused
+
+Options:
+  --force           advance although the gate is not met; loud, and recorded
+${MOVE_OPTIONS}
+`,
+  rollback: `Usage: pnpm strangler rollback <context> [--reason <text>] [--actor <name>]
+
+Moves the context one stage back and sets the flags of that stage. From sync to
+legacy it also removes capture (the outbox is kept). Rolling back from writes
+or complete needs the reverse cutover, which this version does not have.
+
+Options:
+${MOVE_OPTIONS}
+`,
+  canary: `Usage: pnpm strangler canary <context> <percent> [--reason <text>] [--actor <name>]
+
+Sets the % of users whose reads the service serves (0 to 100), in the canary
+stage only. Users are sticky: raising the % only adds users. Recorded in the history.
+
+Options:
+${MOVE_OPTIONS}
+`,
+  reconcile: `Usage: pnpm strangler reconcile <context> [--repair] [--json] [--actor <name>]
+
+Compares the monolith's and the service's rows over the channel of the current
+stage (forward before writes, reverse from then on), prints the drift and
+records it: the sync → shadow gate needs a drift of 0. Rows whose change is
+still waiting in the outbox count as drift here; they are lag.
+
+Options:
+  --repair          re-apply every drifting row, then compare again (both runs recorded)
+  --json            the report as JSON
+  --actor <name>    who, for the record (default: $USER, else "cli")
+  -h, --help        show this help
+`,
+  history: `Usage: pnpm strangler history <context> [--limit <n>] [--json]
+
+The recorded moves of a context, newest first: when, from and to, the canary %,
+who, whether the gate was forced, and why.
+
+Options:
+  --limit <n>   how many (default 20)
+  --json        as JSON, with each move's gate numbers
+  -h, --help    show this help
+`,
+};

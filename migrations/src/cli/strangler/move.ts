@@ -1,0 +1,147 @@
+import type { ContextChannels, ContextDefinition, ContextName } from '../../stages/contexts.ts';
+import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
+import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
+import { type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
+import { measureContext } from './measure-context.ts';
+import { type CliIo, RefusedError } from './output.ts';
+import { progressDisplay } from './progress.ts';
+import type { Control, Session } from './session.ts';
+
+/**
+ * `strangler advance <context>` and `strangler rollback <context>`: one stage
+ * at a time. Advance checks the gate first and refuses with every unmet
+ * condition and its numbers (`--force` overrides it, loudly, and the
+ * override is recorded); then the move's steps run; then the move is
+ * recorded. A step that fails leaves the stage where it was, and running the
+ * command again finishes the move.
+ */
+
+export interface MoveArgs {
+  context: ContextName;
+  force: boolean;
+  reason: string | null;
+  actor: string;
+}
+
+type Configured = ContextDefinition & {
+  channels: ContextChannels;
+  serviceSchema: NonNullable<ContextDefinition['serviceSchema']>;
+};
+
+export function configuredContext(session: Session, name: ContextName): Configured {
+  const definition = session.contexts[name];
+  if (!definition.channels || !definition.serviceSchema) {
+    throw new RefusedError(`${name} has no extraction configured yet (no sync channels); it stays at legacy`);
+  }
+  return { ...definition, channels: definition.channels, serviceSchema: definition.serviceSchema };
+}
+
+async function carryOut(
+  session: Session,
+  control: Control,
+  definition: Configured,
+  plan: Extract<MovePlan, { ok: true }>,
+  args: MoveArgs,
+  io: CliIo,
+  gate: { forced: boolean; record: unknown },
+): Promise<void> {
+  const backfills = plan.steps.some((s) => s.kind === 'backfill');
+  const display = progressDisplay(io.progress, io.out);
+  const abort = new AbortController();
+  // Ctrl-C during the backfill stops it between batches; the checkpoint keeps what was copied.
+  const onSigint = () => {
+    display.stop();
+    io.err('stopping the backfill after the current batch (Ctrl-C again quits at once)');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  if (backfills) process.once('SIGINT', onSigint);
+  const deps: EffectDeps = {
+    context: definition.name,
+    channels: definition.channels,
+    serviceSchema: definition.serviceSchema,
+    forwardDb: session.syncDb(definition.channels.forward),
+    unleash: () => session.unleash(),
+    runs: control.runs,
+    actor: args.actor,
+    print: (line) => {
+      display.stop();
+      io.out(line);
+    },
+    onBackfillProgress: (p) => display.onProgress(p),
+    signal: abort.signal,
+  };
+  try {
+    await runSteps(plan.steps, deps);
+  } catch (err) {
+    if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
+    throw err;
+  } finally {
+    display.stop();
+    process.off('SIGINT', onSigint);
+  }
+  await control.stages.record({
+    context: definition.name,
+    from: plan.from,
+    to: plan.to,
+    canaryPercent: plan.canaryPercent,
+    actor: args.actor,
+    reason: args.reason ?? '(no reason given)',
+    forced: gate.forced,
+    gate: gate.record,
+  });
+}
+
+function gateRecord(gate: GateEvaluation, forceRequested: boolean): unknown {
+  return { ok: gate.ok, reasons: gate.reasons, inputs: gate.inputs, forceRequested };
+}
+
+export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
+  const definition = configuredContext(session, args.context);
+  const control = await session.control();
+  const record = await control.stages.get(args.context);
+  const plan = planAdvance(record.stage, record.canaryPercent);
+  if (!plan.ok) throw new RefusedError(`${args.context} stays at ${record.stage}: ${plan.refusal}`);
+  const m = await measureContext(session, definition, plan.from, control);
+  const gate = evaluateGate(plan.from, m);
+  if (!gate.ok && !args.force) {
+    throw new RefusedError(`${args.context} stays at ${plan.from}: the gate to ${plan.to} is not met`, [
+      ...gate.reasons.map((r) => `- ${r}`),
+      `(--force --reason "..." overrides the gate; the override is recorded)`,
+    ]);
+  }
+  if (!gate.ok) {
+    io.err(`WARNING: forcing ${args.context} ${plan.from} → ${plan.to} past an unmet gate:`);
+    for (const reason of gate.reasons) io.err(`  - ${reason}`);
+    io.err(`WARNING: this override is recorded in the history, by ${args.actor}: ${args.reason ?? ''}`);
+  }
+  io.out(`${args.context}: ${plan.from} → ${plan.to}${gate.ok ? ' (gate met)' : ' (FORCED)'}`);
+  await carryOut(session, control, definition, plan, args, io, {
+    forced: !gate.ok,
+    record: gateRecord(gate, args.force),
+  });
+  io.out(
+    `${args.context} is now at ${plan.to}${plan.to === 'canary' ? ` with ${plan.canaryPercent} % of users` : ''}.`,
+  );
+  if (plan.from === 'legacy') {
+    io.out(
+      `Captured changes reach the ${args.context} service only while a relay and apply workers run: \`pnpm sync:worker ${args.context}\`.`,
+    );
+  }
+}
+
+export async function rollbackCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
+  const definition = configuredContext(session, args.context);
+  const control = await session.control();
+  const record = await control.stages.get(args.context);
+  const plan = planRollback(record.stage, record.canaryPercent);
+  if (!plan.ok) throw new RefusedError(`${args.context} stays at ${record.stage}: ${plan.refusal}`);
+  io.out(`${args.context}: ${plan.from} → ${plan.to} (rollback)`);
+  await carryOut(session, control, definition, plan, args, io, { forced: false, record: { rollback: true } });
+  io.out(`${args.context} is now at ${plan.to}.`);
+  if (plan.to === 'legacy') {
+    io.out(
+      `The ${definition.channels.forward.name} workers (\`pnpm sync:worker ${args.context}\`) have nothing left to do and can be stopped.`,
+    );
+  }
+}
