@@ -1,7 +1,7 @@
 import type { Stage } from './stages.ts';
 
 /**
- * The gate of each forward move (ARCHITECTURE.md, "gate to advance"), as a pure
+ * The gate of each forward move (docs/adr/0001, "gate to advance"), as a pure
  * function of measured numbers and a policy. A refusal carries every unmet
  * condition with its numbers, so the operator sees why and by how much.
  */

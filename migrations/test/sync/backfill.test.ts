@@ -24,6 +24,7 @@ import {
   usersMapping,
   waitFor,
   waitForQuiescence,
+  writersDid,
 } from './harness.ts';
 
 const ROWS = 10_000;
@@ -156,7 +157,7 @@ describe('backfill', () => {
       );
       await sleep(200);
       const result = await runBackfill(channel, { batchSize: 500 });
-      await sleep(200);
+      await writersDid(writers, 20, { rollbacks: false });
       const stats = await Promise.all(writers.map((w) => w.stop()));
       expect(result.tables[0]?.finished).toBe(true);
       expect(stats.every((s) => s.ops > 20)).toBe(true);

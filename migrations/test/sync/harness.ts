@@ -161,7 +161,23 @@ export interface WriterStats {
 }
 
 export interface Writer {
+  /** What it has done so far. */
+  current(): WriterStats;
   stop(): Promise<WriterStats>;
+}
+
+/** Waits until every writer has done at least `ops` changes and one rollback (bounded), instead of a fixed sleep that is too short on a loaded machine. */
+export async function writersDid(
+  writers: readonly Writer[],
+  ops: number,
+  { rollbacks = true, timeoutMs = 30_000 }: { rollbacks?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const done = (s: WriterStats) => s.ops > ops && (!rollbacks || s.rolledBack > 0);
+  while (!writers.every((w) => done(w.current()))) {
+    if (Date.now() > deadline) throw new Error(`writers did not reach ${ops} changes within ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }
 
 /**
@@ -217,6 +233,7 @@ export function startWriter(knex: Knex, opts: { seed: number; prefix: string; id
     }
   })();
   return {
+    current: () => ({ ...stats }),
     stop: async () => {
       stopping = true;
       await loop;

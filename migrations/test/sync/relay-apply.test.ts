@@ -27,6 +27,7 @@ import {
   usersMapping,
   waitFor,
   waitForQuiescence,
+  writersDid,
 } from './harness.ts';
 
 // Redis logical db 13 is this file's alone: one test flushes it to play a Redis restart.
@@ -106,7 +107,7 @@ describe('relay and apply', () => {
     const before = await lastOutboxId();
     await withEngine({ relay: { batchSize: 200 } }, async ({ worker, relay }) => {
       const writers = [1, 2].map((seed) => startWriter(fx.sourceKnex, { seed, prefix: `w${seed}`, ids: seedIds }));
-      await sleep(1500);
+      await writersDid(writers, 50);
       const stats = await Promise.all(writers.map((w) => w.stop()));
       expect(stats.every((s) => s.ops > 50 && s.rolledBack > 0)).toBe(true);
       await waitForQuiescence(channel);
