@@ -1,15 +1,5 @@
-import {
-  createLogger,
-  createTokenService,
-  decoyHash,
-  drainOnClose,
-  errorHandler,
-  httpServerOptions,
-  jsonOnly,
-  observability,
-  strictBodyValidatorCompiler,
-} from '@strangler/foundation';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { buildServiceApp, createLogger, createTokenService, decoyHash } from '@strangler/foundation';
+import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { checkoutRoutes } from './checkout/routes.ts';
@@ -22,7 +12,6 @@ import { type PaymentGateway, simulatedGateway } from './payments/gateway.ts';
 import { paymentRoutes } from './payments/routes.ts';
 import { PaymentService } from './payments/service.ts';
 import { PaymentStore } from './payments/store.ts';
-import { dbPluginFp } from './plugins/db.ts';
 import { productRoutes } from './products/routes.ts';
 import { ProductService } from './products/service.ts';
 import { ProductStore } from './products/store.ts';
@@ -42,19 +31,14 @@ export interface MonolithDeps {
 /** Builds ShopCo. Never listens: `server.ts` does, tests use `inject()` or port 0. */
 export async function buildApp(config: MonolithConfig, deps: MonolithDeps = {}): Promise<FastifyInstance> {
   const logger = deps.logger ?? createLogger({ name: 'shopco', level: config.LOG_LEVEL });
-  const app = Fastify(httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }));
-  app.setValidatorCompiler(strictBodyValidatorCompiler());
-  app.decorateRequest('userId', null);
-
-  await app.register(errorHandler);
-  await app.register(jsonOnly);
-  await app.register(drainOnClose);
-  await app.register(dbPluginFp, { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex });
-  await app.register(observability, {
-    service: 'shopco',
-    collectDefaults: deps.collectDefaultMetrics ?? false,
-    readiness: [{ name: 'database', check: async () => void (await app.db.raw('select 1')) }],
+  const app = await buildServiceApp({
+    name: 'shopco',
+    logger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    database: { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex },
+    collectDefaultMetrics: deps.collectDefaultMetrics ?? false,
   });
+  app.decorateRequest('userId', null);
 
   // The decoy hash is made before the first request, so that even the first
   // failed login takes as long for an unknown email as for a wrong password.

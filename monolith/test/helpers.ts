@@ -1,3 +1,4 @@
+import type { Call } from '@strangler/foundation/testing';
 import { freshDatabase, type TestDatabase } from '@strangler/foundation/testing';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type MonolithDeps } from '../src/app.ts';
@@ -34,55 +35,16 @@ export async function startShopCo(deps: MonolithDeps = {}): Promise<ShopCo> {
   };
 }
 
-export interface JsonResponse<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-/** A small JSON client over real HTTP. */
-export function client(baseUrl: string) {
-  return async function call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-  ): Promise<JsonResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const res = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
-  };
-}
-
-export type Call = ReturnType<typeof client>;
+export {
+  type Call,
+  type CallOptions,
+  client,
+  errorCode,
+  type JsonResponse,
+  signUp,
+} from '@strangler/foundation/testing';
 
 let counter = 0;
-
-/** Registers a user and logs them in; returns the user and a bearer token. */
-export async function signUp(
-  call: Call,
-  overrides: Partial<{ email: string; password: string; name: string }> = {},
-): Promise<{ id: number; email: string; token: string; password: string }> {
-  counter += 1;
-  const input = {
-    email: `user${counter}.${process.pid}@example.com`,
-    password: 'correct horse battery',
-    name: `User ${counter}`,
-    ...overrides,
-  };
-  const registered = await call<{ id: number; email: string }>('POST', '/api/users/register', { body: input });
-  if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
-  const login = await call<{ token: string }>('POST', '/api/users/login', {
-    body: { email: input.email, password: input.password },
-  });
-  return { id: registered.body.id, email: input.email, token: login.body.token, password: input.password };
-}
 
 export async function createProduct(
   call: Call,
@@ -100,8 +62,4 @@ export async function createProduct(
   });
   if (res.status !== 201) throw new Error(`create product failed: ${JSON.stringify(res.body)}`);
   return res.body;
-}
-
-export function errorCode(res: JsonResponse): string | undefined {
-  return (res.body as { error?: { code?: string } } | null)?.error?.code;
 }

@@ -1,19 +1,8 @@
-import {
-  createLogger,
-  createTokenService,
-  decoyHash,
-  drainOnClose,
-  errorHandler,
-  httpServerOptions,
-  jsonOnly,
-  observability,
-  strictBodyValidatorCompiler,
-} from '@strangler/foundation';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { buildServiceApp, createLogger, createTokenService, decoyHash } from '@strangler/foundation';
+import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { UsersServiceConfig } from './config.ts';
-import { dbPluginFp } from './plugins/db.ts';
 import { userRoutes } from './users/routes.ts';
 import { UserService } from './users/service.ts';
 import { UserStore } from './users/store.ts';
@@ -29,19 +18,14 @@ export interface UsersServiceDeps {
 /** Builds the users service. Never listens: `server.ts` does, tests use `inject()` or port 0. */
 export async function buildApp(config: UsersServiceConfig, deps: UsersServiceDeps = {}): Promise<FastifyInstance> {
   const logger = deps.logger ?? createLogger({ name: 'users-service', level: config.LOG_LEVEL });
-  const app = Fastify(httpServerOptions({ logger, bodyLimit: config.BODY_LIMIT_BYTES }));
-  app.setValidatorCompiler(strictBodyValidatorCompiler());
-  app.decorateRequest('userId', null);
-
-  await app.register(errorHandler);
-  await app.register(jsonOnly);
-  await app.register(drainOnClose);
-  await app.register(dbPluginFp, { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex });
-  await app.register(observability, {
-    service: 'users',
-    collectDefaults: deps.collectDefaultMetrics ?? false,
-    readiness: [{ name: 'database', check: async () => void (await app.db.raw('select 1')) }],
+  const app = await buildServiceApp({
+    name: 'users',
+    logger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    database: { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, knex: deps.knex },
+    collectDefaultMetrics: deps.collectDefaultMetrics ?? false,
   });
+  app.decorateRequest('userId', null);
 
   // The decoy hash is made before the first request, so that even the first
   // failed login takes as long for an unknown email as for a wrong password.

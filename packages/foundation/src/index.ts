@@ -9,6 +9,7 @@ export { errorHandler, toErrorResponse } from './http/error-handler.ts';
 export { jsonOnly } from './http/json-only.ts';
 export { type ObservabilityOptions, observability, type ReadinessCheck } from './http/observability.ts';
 export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './http/server-options.ts';
+export { buildServiceApp, type ServiceAppOptions } from './http/service-app.ts';
 export * from './logger.ts';
 export * from './redis.ts';
 export * from './serve.ts';

@@ -6,6 +6,7 @@ export {
   ensureTemplate,
   type TestDatabase,
 } from './databases.ts';
+export { type Call, type CallOptions, client, errorCode, type JsonResponse, signUp } from './http-client.ts';
 export { freePort } from './ports.ts';
 export { resolveTestServers, type TestServers } from './servers.ts';
 export { freshDatabase, lockFlags, testServerUrls } from './vitest.ts';
