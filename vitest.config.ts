@@ -6,7 +6,8 @@ export default defineConfig({
     include: ['*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'extracted/*/test/**/*.test.ts'],
     globalSetup: ['./vitest.global-setup.ts'],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Long enough for a beforeAll that waits for the flags lock while another file holds it.
+    hookTimeout: 240_000,
     // Two cores: more workers than that only adds contention on Postgres.
     maxWorkers: 2,
   },

@@ -1,9 +1,10 @@
-import { describeState, type FlagSource } from '@strangler/flags';
+import { CONTEXTS, describeState, type FlagSource } from '@strangler/flags';
 import {
   createLogger,
   createRedis,
   drainOnClose,
   errorHandler,
+  FenceMember,
   httpServerOptions,
   observability,
   strictBodyValidatorCompiler,
@@ -13,6 +14,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAdmin } from './admin.ts';
 import type { RouterConfig } from './config.ts';
+import { writeOwnerOf } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
 import { createIdentityResolver } from './identity.ts';
 import { createRouterMetrics } from './metrics.ts';
@@ -99,6 +101,23 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
   // A Redis outage must not crash the router: counts are best effort.
   redis?.on('error', (err) => app.log.warn({ err: err.message }, 'redis unavailable; traffic counts not shared'));
   const traffic = redis ? new TrafficRecorder(redis, { prefix: config.TRAFFIC_KEY_PREFIX }) : undefined;
+  const serviceNames = new Set(services.keys());
+  const fence = redis
+    ? new FenceMember(redis, {
+        contexts: CONTEXTS,
+        prefix: config.FENCE_KEY_PREFIX,
+        holdMaxMs: config.WRITE_HOLD_MAX_MS,
+        owners: () => {
+          const snapshot = deps.flags.snapshot();
+          return Object.fromEntries(CONTEXTS.map((c) => [c, writeOwnerOf(snapshot, serviceNames, c)]));
+        },
+        onError: (err) => app.log.warn({ err: err.message }, 'write fence: redis unavailable'),
+      })
+    : undefined;
+  if (!fence) {
+    app.log.warn('REDIS_URL is not set: this router cannot hold writes during a write cutover; do not cut over');
+  }
+  await fence?.start();
   const table = compileRoutes();
   const shadow = new ShadowRecorder();
   const metrics = createRouterMetrics(app.metrics, upstreams, deps.flags);
@@ -113,18 +132,20 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     shadowMaxInFlight: config.SHADOW_MAX_IN_FLIGHT,
     noise: deps.noise ?? NOISE_RULES,
     traffic,
+    fence,
   });
   if (config.ADMIN_TOKEN) {
     registerAdmin(app, {
       token: config.ADMIN_TOKEN,
       table,
       flags: deps.flags,
-      services: new Set(services.keys()),
+      services: serviceNames,
       shadow,
     });
   }
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map((u) => u.close()));
+    await fence?.close();
     await traffic?.close();
     redis?.disconnect();
   });

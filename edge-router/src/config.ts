@@ -40,6 +40,10 @@ const schema = {
   REDIS_URL: optionalStr(),
   /** Key prefix of those counts, for deployments (or test runs) that share one Redis. */
   TRAFFIC_KEY_PREFIX: str({ default: 'strangler:traffic' }),
+  /** With REDIS_URL: the write fence of the cutover (docs/adr/0012); its Redis key prefix. */
+  FENCE_KEY_PREFIX: str({ default: 'strangler:fence' }),
+  /** Longest a write waits while a cutover holds its context's writes; then a 503 ROUTER_WRITES_HELD. */
+  WRITE_HOLD_MAX_MS: int({ default: 5_000, min: 100, max: 60_000 }),
 };
 
 export type RouterConfig = ConfigOf<typeof schema>;

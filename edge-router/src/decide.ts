@@ -62,7 +62,7 @@ export function decide({ match, method, flags, services, stickyId, shadowSample 
 
   if (match.rule.access === 'write') {
     // Exactly one owner: the write goes there and nowhere else, and is never retried.
-    return contextFlags.writeOwner === 'service'
+    return writeOwnerOf(flags, services, context) === 'service'
       ? { target: 'service', reason: 'write-owner', context, fallback: false, shadow: false }
       : monolith('write-owner', context);
   }
@@ -83,4 +83,20 @@ export function decide({ match, method, flags, services, stickyId, shadowSample 
   }
   // Only idempotent reads are mirrored: a mirrored request must be harmless.
   return monolith('legacy', context, idempotent && shadowSample < contextFlags.shadowPercent);
+}
+
+/**
+ * Who this router sends a context's writes to under `flags`: what it reports
+ * to the write fence, so a cutover knows when every router follows the flip.
+ */
+export function writeOwnerOf(
+  flags: FlagSnapshot,
+  services: ReadonlySet<string>,
+  context: string,
+): 'monolith' | 'service' {
+  if (flags.killSwitch || !services.has(context)) return 'monolith';
+  const contextFlags = (flags.contexts as Readonly<Record<string, FlagSnapshot['contexts']['users'] | undefined>>)[
+    context
+  ];
+  return contextFlags?.writeOwner ?? 'monolith';
 }

@@ -13,6 +13,11 @@ export const UpstreamTimeout = defineError(
   504,
   'The %s did not answer in time; the request may or may not have been applied',
 );
+export const WritesHeld = defineError(
+  'ROUTER_WRITES_HELD',
+  503,
+  'Writes of %s are held by a write cutover in progress; nothing was done, retry shortly',
+);
 export const AdminUnauthorized = defineError(
   'ROUTER_ADMIN_UNAUTHORIZED',
   401,

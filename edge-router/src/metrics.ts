@@ -9,6 +9,7 @@ export interface RouterMetrics {
   requests: Histogram<'route' | 'target' | 'status'>;
   shadow: Counter<'route' | 'result'>;
   fallbacks: Counter<'context' | 'reason'>;
+  writesHeld: Counter<'context' | 'result'>;
 }
 
 export function createRouterMetrics(
@@ -53,6 +54,12 @@ export function createRouterMetrics(
       name: 'router_fallbacks_total',
       help: 'Reads the service failed that the monolith answered instead',
       labelNames: ['context', 'reason'],
+      registers: [registry],
+    }),
+    writesHeld: new Counter({
+      name: 'router_writes_held_total',
+      help: 'Writes held by a write cutover: released (carried out after the hold) or refused (503 after the longest wait)',
+      labelNames: ['context', 'result'],
       registers: [registry],
     }),
   };

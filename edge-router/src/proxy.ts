@@ -1,9 +1,9 @@
 import type { FlagSource } from '@strangler/flags';
-import type { TrafficRecorder } from '@strangler/foundation';
+import { type FenceMember, type TrafficRecorder, WritesHeldError } from '@strangler/foundation';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Decision, decide } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
-import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable } from './errors.ts';
+import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable, WritesHeld } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { type IdentityResolver, sessionCookie } from './identity.ts';
 import type { RouterMetrics } from './metrics.ts';
@@ -25,6 +25,8 @@ export interface ProxyDeps {
   noise: Readonly<Record<string, NoiseRule>>;
   /** Shares per-context traffic and shadow counts with other processes (Redis); absent without REDIS_URL. */
   traffic?: TrafficRecorder | undefined;
+  /** Holds writes while a cutover moves their owner (docs/adr/0012); absent without REDIS_URL. */
+  fence?: FenceMember | undefined;
 }
 
 declare module 'fastify' {
@@ -52,6 +54,38 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     const check = normalisePath(request.raw.url ?? '/');
     if (!check.ok) throw new AmbiguousPath(check.reason);
     const match = deps.table.match(request.method, check.segments);
+    // A write is admitted by the fence before it is decided: a write held by a
+    // cutover is decided with the flags of the moment it is released.
+    const release = match?.rule.access === 'write' && deps.fence ? await admitWrite(match.rule.context) : null;
+    try {
+      await dispatch(request, reply, check, match);
+    } finally {
+      release?.();
+    }
+  };
+
+  async function admitWrite(context: string): Promise<() => void> {
+    const fence = deps.fence as FenceMember;
+    const held = fence.isHeld(context);
+    try {
+      const release = await fence.admit(context);
+      if (held) deps.metrics.writesHeld.inc({ context, result: 'released' });
+      return release;
+    } catch (err) {
+      if (err instanceof WritesHeldError) {
+        deps.metrics.writesHeld.inc({ context, result: 'refused' });
+        throw new WritesHeld(context);
+      }
+      throw err;
+    }
+  }
+
+  async function dispatch(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    check: Extract<ReturnType<typeof normalisePath>, { ok: true }>,
+    match: ReturnType<RouteTable['match']>,
+  ): Promise<void> {
     const stickyId = () => {
       const who = deps.identity(request.headers.authorization, request.headers.cookie);
       if (who.newSession) reply.header('set-cookie', sessionCookie(who.newSession));
@@ -93,7 +127,7 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     await reply.send(res.body);
 
     if (decision.shadow && match) mirror(match.key, decision.context as string, outgoing, request.id, res);
-  };
+  }
 
   /** One attempt, counted for the context's side in the shared traffic stats. */
   async function attempt(

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, createKnex } from '@strangler/foundation';
-import { CONTEXT_NAMES, channelDirectionFor, isContextName } from '../stages/contexts.ts';
+import { CONTEXT_NAMES, isContextName } from '../stages/contexts.ts';
 import { describeFailure } from '../stages/measured.ts';
-import type { Stage } from '../stages/stages.ts';
 import { ApplyWorker } from '../sync/apply-worker.ts';
 import { isCaptureInstalled } from '../sync/capture.ts';
 import type { SyncChannel } from '../sync/channel.ts';
@@ -14,16 +13,16 @@ import { Session } from './strangler/session.ts';
 
 const HELP = `Usage: pnpm sync:worker <context> [--concurrency <n>]
 
-Runs the sync of a context: an outbox relay (captured changes → BullMQ) and
-apply workers (BullMQ → the other database), for the channel of the context's
-current stage: forward (monolith → service) before writes, reverse after.
-At legacy it waits until capture is installed (\`pnpm strangler advance <context>\`).
+Runs the sync of a context in both directions: for each channel, forward
+(monolith → service) and reverse (service → monolith), an outbox relay
+(captured changes → BullMQ) and apply workers (BullMQ → the other database).
+Each channel starts once its capture is installed: forward at the first
+\`pnpm strangler advance <context>\`, reverse at the write cutover, so the
+same process carries the context through every stage without a restart.
 Prints a line a second while changes flow. Ctrl-C or SIGTERM stops it after
 the jobs in progress; nothing is lost, the outbox keeps the rest.
 
 Run as many as you like: relays share the outbox, workers share the queue.
-It reads the stage once, at start: restart it after a move that changes the
-direction (the write cutover).
 
 Options:
   --concurrency <n>   jobs applied in parallel (default 4)
@@ -49,17 +48,62 @@ function errorLogger(role: string): (err: unknown) => void {
 
 async function waitForCapture(channel: SyncChannel, stopped: AbortSignal): Promise<boolean> {
   const knex = createKnex({ url: channel.sourceUrl, pool: { max: 1 }, applicationName: 'strangler-sync-worker' });
+  const logError = errorLogger(`${channel.name} capture check`);
   try {
     let told = false;
     while (!stopped.aborted) {
-      if (await isCaptureInstalled(knex, channel)) return true;
-      if (!told) say(`waiting for capture of ${channel.name} to be installed (\`pnpm strangler advance\` does it)`);
+      try {
+        if (await isCaptureInstalled(knex, channel)) return true;
+      } catch (err) {
+        logError(err);
+      }
+      if (!told) say(`${channel.name}: waiting for its capture to be installed (${WHO_INSTALLS[channel.direction]})`);
       told = true;
-      await sleep(2_000, undefined, { signal: stopped }).catch(() => {});
+      await sleep(CAPTURE_POLL_MS, undefined, { signal: stopped }).catch(() => {});
     }
     return false;
   } finally {
     await knex.destroy();
+  }
+}
+
+const WHO_INSTALLS: Record<SyncChannel['direction'], string> = {
+  forward: '`pnpm strangler advance` from legacy does it',
+  reverse: 'the write cutover, `pnpm strangler advance` from reads, does it',
+};
+
+/** How soon a channel starts after its capture appears: the reverse one starts at the cutover. */
+const CAPTURE_POLL_MS = 500;
+
+interface Counts {
+  relayed: number;
+  applied: number;
+  retried: number;
+  deadLettered: number;
+}
+
+/** One channel's relay and workers, started once its capture is installed, stopped with `stopped`. */
+async function runChannel(
+  channel: SyncChannel,
+  concurrency: number,
+  stopped: AbortSignal,
+  counts: Map<string, () => Counts>,
+): Promise<void> {
+  if (!(await waitForCapture(channel, stopped))) return;
+  const relay = new OutboxRelay(channel, { onError: errorLogger(`${channel.name} relay`) });
+  const worker = new ApplyWorker(channel, { concurrency, onError: errorLogger(`${channel.name} apply`) });
+  try {
+    await relay.start();
+    await worker.start();
+    counts.set(channel.name, () => ({ relayed: relay.stats.relayed + relay.stats.requeued, ...worker.stats }));
+    say(`${channel.name} (${channel.direction}): relay and ${concurrency} apply workers running`);
+    await new Promise<void>((resolve) => {
+      if (stopped.aborted) resolve();
+      else stopped.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    await Promise.all([relay.stop(), worker.close()]);
+    say(`${channel.name}: stopped; relayed ${relay.stats.relayed}, applied ${worker.stats.applied}`);
   }
 }
 
@@ -84,14 +128,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const session = new Session(loadStranglerConfig(process.env));
   const channels = session.contexts[context].channels;
+  await session.close();
   if (!channels) throw new Error(`${context} has no extraction configured yet: there is nothing to sync`);
-  let stage: Stage;
-  try {
-    stage = (await (await session.control()).stages.get(context)).stage;
-  } finally {
-    await session.close();
-  }
-  const channel = channelDirectionFor(stage) === 'reverse' ? channels.reverse : channels.forward;
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -105,32 +143,25 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  say(`${context} is at ${stage}: syncing ${channel.name} (${channel.direction})`);
-  if (!(await waitForCapture(channel, stop.signal))) return 0;
-  const relay = new OutboxRelay(channel, { onError: errorLogger('relay') });
-  const worker = new ApplyWorker(channel, { concurrency, onError: errorLogger('apply') });
-  try {
-    await relay.start();
-    await worker.start();
-    say(`relay and ${concurrency} apply workers running; Ctrl-C stops them`);
-    let before = { relayed: 0, applied: 0, retried: 0, deadLettered: 0 };
-    while (!stop.signal.aborted) {
-      await sleep(1_000, undefined, { signal: stop.signal }).catch(() => {});
-      const now = { relayed: relay.stats.relayed + relay.stats.requeued, ...worker.stats };
-      const moved = (Object.keys(now) as Array<keyof typeof now>).some((k) => now[k] !== before[k]);
-      if (moved) {
-        say(
-          `${channel.name}: relayed +${now.relayed - before.relayed}, applied +${now.applied - before.applied}` +
-            `, retried +${now.retried - before.retried}, dead-lettered +${now.deadLettered - before.deadLettered}` +
-            ` (totals ${now.relayed} / ${now.applied} / ${now.retried} / ${now.deadLettered})`,
-        );
-      }
-      before = now;
+  const counts = new Map<string, () => Counts>();
+  const running = [channels.forward, channels.reverse].map((c) => runChannel(c, concurrency, stop.signal, counts));
+  say(`syncing ${context}: ${channels.forward.name} and ${channels.reverse.name}, each once its capture is installed`);
+  const before = new Map<string, Counts>();
+  while (!stop.signal.aborted) {
+    await sleep(1_000, undefined, { signal: stop.signal }).catch(() => {});
+    for (const [name, read] of counts) {
+      const now = read();
+      const was = before.get(name) ?? { relayed: 0, applied: 0, retried: 0, deadLettered: 0 };
+      before.set(name, now);
+      if ((Object.keys(now) as Array<keyof Counts>).every((k) => now[k] === was[k])) continue;
+      say(
+        `${name}: relayed +${now.relayed - was.relayed}, applied +${now.applied - was.applied}` +
+          `, retried +${now.retried - was.retried}, dead-lettered +${now.deadLettered - was.deadLettered}` +
+          ` (totals ${now.relayed} / ${now.applied} / ${now.retried} / ${now.deadLettered})`,
+      );
     }
-  } finally {
-    await Promise.all([relay.stop(), worker.close()]);
   }
-  say(`stopped: relayed ${relay.stats.relayed}, applied ${worker.stats.applied}`);
+  await Promise.all(running);
   return 0;
 }
 

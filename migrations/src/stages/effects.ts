@@ -1,4 +1,5 @@
 import { flagName, type UnleashAdminApi } from '@strangler/flags';
+import type { FenceCoordinator } from '@strangler/foundation';
 import { type DatabaseKind, migrateLatest } from '../migrator.ts';
 import { type BackfillProgress, type BackfillResult, runBackfill } from '../sync/backfill.ts';
 import { installCapture, removeCapture } from '../sync/capture.ts';
@@ -6,6 +7,7 @@ import type { SyncChannel } from '../sync/channel.ts';
 import type { SyncDatabases } from '../sync/databases.ts';
 import { type ReconcileReport, reconcile } from '../sync/reconcile.ts';
 import type { ContextChannels, ContextName } from './contexts.ts';
+import { type CutoverBounds, cutover, DEFAULT_CUTOVER_BOUNDS } from './cutover.ts';
 import { type FlagChange, flagChanges, flagTargets, type MoveStep } from './plan.ts';
 import { measureFlags } from './probes.ts';
 import type { ReconcileRun, ReconcileRunStore } from './reconcile-runs.ts';
@@ -23,6 +25,11 @@ export interface EffectDeps {
   serviceSchema: DatabaseKind;
   /** The forward channel's databases: monolith (source) and service (target). */
   forwardDb: SyncDatabases;
+  /** The reverse channel's databases: service (source) and monolith (target). */
+  reverseDb: SyncDatabases;
+  /** The routers' write fence (Redis), for the write cutover. */
+  fence: () => FenceCoordinator;
+  cutoverBounds?: CutoverBounds;
   unleash: () => UnleashAdminApi;
   runs: ReconcileRunStore;
   actor: string;
@@ -72,6 +79,28 @@ export async function runSteps(steps: readonly MoveStep[], deps: EffectDeps): Pr
       case 'set-flags':
         await setFlags(deps.unleash(), deps.context, step.flags, deps.print);
         break;
+      case 'cutover': {
+        const forward = { channel: deps.channels.forward, db: deps.forwardDb };
+        const reverse = { channel: deps.channels.reverse, db: deps.reverseDb };
+        const toService = step.newOwner === 'service';
+        const report = await cutover({
+          context: deps.context,
+          draining: toService ? forward : reverse,
+          starting: toService ? reverse : forward,
+          newOwner: step.newOwner,
+          flags: step.flags,
+          previousFlags: step.previousFlags,
+          fence: deps.fence(),
+          setFlags: (flags) => setFlags(deps.unleash(), deps.context, flags, deps.print),
+          actor: deps.actor,
+          bounds: deps.cutoverBounds ?? DEFAULT_CUTOVER_BOUNDS,
+          print: deps.print,
+        });
+        deps.print(
+          `writes of ${deps.context} now go to the ${step.newOwner}; they were held ${report.heldMs} ms (${report.drainedRows} changes drained in ${report.drainMs} ms)`,
+        );
+        break;
+      }
       case 'remove-capture':
         await removeCapture(deps.forwardDb.source, deps.channels.forward);
         deps.print(

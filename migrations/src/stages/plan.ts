@@ -16,7 +16,9 @@ export type MoveStep =
   | { kind: 'reconcile' }
   | { kind: 'set-flags'; flags: StageFlags }
   /** The outbox and its rows stay: rolling forward again resumes from them. */
-  | { kind: 'remove-capture' };
+  | { kind: 'remove-capture' }
+  /** Hold, drain, switch the write owner (with these flags), release: cutover.ts. */
+  | { kind: 'cutover'; newOwner: 'monolith' | 'service'; flags: StageFlags; previousFlags: StageFlags };
 
 export type MovePlan =
   | { ok: true; from: Stage; to: Stage; canaryPercent: number; steps: MoveStep[] }
@@ -25,35 +27,44 @@ export type MovePlan =
 /** The canary % a context starts its canary at when none was set before. */
 export const DEFAULT_CANARY_PERCENT = 10;
 
-const CUTOVER_MISSING =
-  'the write cutover (hold writes, drain, switch the owner, release) is not available in this version';
-
 export function planAdvance(from: Stage, canaryPercent: number): MovePlan {
   const to = nextStage(from);
   if (to === null) return { ok: false, from, refusal: `${from} is the last stage` };
-  if (to === 'writes' || to === 'complete') {
-    return { ok: false, from, refusal: `${from} → ${to} needs ${CUTOVER_MISSING}; nothing was changed` };
-  }
   const percent = to === 'canary' && canaryPercent === 0 ? DEFAULT_CANARY_PERCENT : canaryPercent;
-  const steps: MoveStep[] =
-    from === 'legacy'
-      ? // Capture first: the backfill copies what exists, capture carries everything written from then on.
-        [{ kind: 'prepare-target' }, { kind: 'install-capture' }, { kind: 'backfill' }, { kind: 'reconcile' }]
-      : [{ kind: 'set-flags', flags: flagsForStage(to, percent) }];
+  let steps: MoveStep[];
+  if (from === 'legacy') {
+    // Capture first: the backfill copies what exists, capture carries everything written from then on.
+    steps = [{ kind: 'prepare-target' }, { kind: 'install-capture' }, { kind: 'backfill' }, { kind: 'reconcile' }];
+  } else if (to === 'writes') {
+    steps = [
+      {
+        kind: 'cutover',
+        newOwner: 'service',
+        flags: flagsForStage('writes', percent),
+        previousFlags: flagsForStage(from, percent),
+      },
+    ];
+  } else {
+    steps = [{ kind: 'set-flags', flags: flagsForStage(to, percent) }];
+  }
   return { ok: true, from, to, canaryPercent: percent, steps };
 }
 
 export function planRollback(from: Stage, canaryPercent: number): MovePlan {
   const to = previousStage(from);
   if (to === null) return { ok: false, from, refusal: `${from} is the first stage; there is nothing to roll back` };
-  if (from === 'writes' || from === 'complete') {
-    return {
-      ok: false,
-      from,
-      refusal: `rolling back from ${from} needs the reverse of the write cutover, and ${CUTOVER_MISSING}; nothing was changed`,
-    };
-  }
-  const steps: MoveStep[] = [{ kind: 'set-flags', flags: flagsForStage(to, canaryPercent) }];
+  const steps: MoveStep[] =
+    from === 'writes'
+      ? // The same dance in reverse: the monolith takes the writes back once the service's changes have reached it.
+        [
+          {
+            kind: 'cutover',
+            newOwner: 'monolith',
+            flags: flagsForStage(to, canaryPercent),
+            previousFlags: flagsForStage(from, canaryPercent),
+          },
+        ]
+      : [{ kind: 'set-flags', flags: flagsForStage(to, canaryPercent) }];
   // Routes go back to the monolith before the data stops flowing to the service.
   if (to === 'legacy') steps.push({ kind: 'remove-capture' });
   // Back at legacy the extraction starts over, canary % included; short of it, advancing again restores the %.

@@ -43,4 +43,5 @@ export {
   type TableDrift,
 } from './reconcile.ts';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.ts';
+export { handOverSequences, type SequenceHandover } from './sequences.ts';
 export { type BackfillCheckpoint, backfillStatus, SYNC_STATE_TABLE } from './sync-state.ts';

@@ -36,8 +36,15 @@ export interface ReconcileOptions {
   /** Bisection stops at ranges of this many source rows. */
   leafRows?: number;
   repair?: boolean;
-  /** Re-compare the drifting keys once more before reporting (default true). */
+  /**
+   * Re-compare the drifting keys before reporting (default true): at once,
+   * then up to `settleRounds` more times `settleMs` apart while some still
+   * differ, so a change the live sync is about to apply is not reported as
+   * drift. What still differs after that is drift.
+   */
   recheck?: boolean;
+  settleRounds?: number;
+  settleMs?: number;
   signal?: AbortSignal;
   onProgress?: (p: ReconcileProgress) => void;
   db?: SyncDatabases;
@@ -110,9 +117,15 @@ export async function reconcile(channel: SyncChannel, opts: ReconcileOptions = {
         report.aborted = true;
         break;
       }
-      if (opts.recheck !== false) await recheck(db, mapping, drift);
+      if (opts.recheck !== false) {
+        await recheck(db, mapping, drift);
+        for (let round = 0; round < (opts.settleRounds ?? 3) && driftOf(drift) > 0; round++) {
+          await new Promise((r) => setTimeout(r, opts.settleMs ?? 300));
+          await recheck(db, mapping, drift);
+        }
+      }
       report.tables.push(drift);
-      report.drift += drift.missing.length + drift.extra.length + drift.different.length;
+      report.drift += driftOf(drift);
       report.rangesCompared += drift.rangesCompared;
       report.rowsCompared += drift.rowsCompared;
       if (opts.repair) await repair(db, channel, mapping, drift, report);
@@ -121,6 +134,8 @@ export async function reconcile(channel: SyncChannel, opts: ReconcileOptions = {
     return report;
   });
 }
+
+const driftOf = (d: KeyDiff): number => d.missing.length + d.extra.length + d.different.length;
 
 /** Null when the signal stopped it. */
 async function reconcileTable(

@@ -63,14 +63,27 @@ describe('planAdvance', () => {
     expect(planAdvance('shadow', 25)).toMatchObject({ canaryPercent: 25 });
   });
 
-  it('refuses the write cutover and the end, saying nothing was changed', () => {
-    const writes = planAdvance('reads', 100);
-    expect(writes.ok).toBe(false);
-    expect(writes.ok ? '' : writes.refusal).toMatch(
-      /write cutover .* not available in this version; nothing was changed/,
-    );
-    expect(planAdvance('writes', 100).ok).toBe(false);
-    expect(planAdvance('complete', 100).ok).toBe(false);
+  it('moves the writes only through the cutover, and refuses past the end', () => {
+    expect(planAdvance('reads', 100)).toEqual({
+      ok: true,
+      from: 'reads',
+      to: 'writes',
+      canaryPercent: 100,
+      steps: [
+        {
+          kind: 'cutover',
+          newOwner: 'service',
+          flags: flagsForStage('writes', 100),
+          previousFlags: flagsForStage('reads', 100),
+        },
+      ],
+    });
+    expect(planAdvance('writes', 100)).toMatchObject({
+      to: 'complete',
+      steps: [{ kind: 'set-flags', flags: { writeOwner: 'service' } }],
+    });
+    const end = planAdvance('complete', 100);
+    expect(end.ok ? '' : end.refusal).toBe('complete is the last stage');
   });
 
   it('never gives the writes to the service before writes', () => {
@@ -78,7 +91,11 @@ describe('planAdvance', () => {
       const plan = planAdvance(stage, 50);
       if (!plan.ok) continue;
       for (const step of plan.steps) {
-        if (step.kind === 'set-flags') expect(step.flags.writeOwner).toBe('monolith');
+        // Before writes the owner is the monolith; the one step that changes it is the cutover into writes.
+        if (step.kind === 'set-flags')
+          expect(step.flags.writeOwner).toBe(plan.to === 'complete' ? 'service' : 'monolith');
+        if (step.kind === 'cutover')
+          expect([plan.from, plan.to, step.newOwner]).toEqual(['reads', 'writes', 'service']);
       }
     }
   });
@@ -104,12 +121,26 @@ describe('planRollback', () => {
     });
   });
 
-  it('refuses at legacy, and from writes or complete until the reverse cutover exists', () => {
+  it('refuses at legacy, and takes the writes back from the service only through the reverse cutover', () => {
     expect(planRollback('legacy', 0).ok).toBe(false);
-    for (const stage of ['writes', 'complete'] as const) {
-      const plan = planRollback(stage, 100);
-      expect(plan.ok ? '' : plan.refusal).toMatch(/not available in this version; nothing was changed/);
-    }
+    expect(planRollback('writes', 30)).toEqual({
+      ok: true,
+      from: 'writes',
+      to: 'reads',
+      canaryPercent: 30,
+      steps: [
+        {
+          kind: 'cutover',
+          newOwner: 'monolith',
+          flags: flagsForStage('reads', 30),
+          previousFlags: flagsForStage('writes', 30),
+        },
+      ],
+    });
+    expect(planRollback('complete', 30)).toMatchObject({
+      to: 'writes',
+      steps: [{ kind: 'set-flags', flags: { writeOwner: 'service' } }],
+    });
   });
 });
 

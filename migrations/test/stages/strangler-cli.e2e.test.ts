@@ -255,7 +255,7 @@ describe('pnpm strangler', () => {
     while (!/applied \+1/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     worker.kill('SIGTERM');
     const [code] = await exited;
-    expect(out).toContain('users is at shadow: syncing users-forward (forward)');
+    expect(out).toContain('users-forward (forward): relay and 4 apply workers running');
     expect(out).toMatch(/applied \+1/);
     expect(code, out).toBe(0);
     const reconciled = await strangler('reconcile', 'users');

@@ -58,6 +58,19 @@ export function int(opts: Options<number> & { min?: number; max?: number } = {})
   };
 }
 
+/** A decimal number, e.g. `0.999` or `50`. */
+export function num(opts: Options<number> & { min?: number; max?: number } = {}): Reader<number> {
+  return (env, name) => {
+    const value = raw(env, name);
+    if (value === undefined) return required(name, opts);
+    if (!/^-?\d+(\.\d+)?$/.test(value)) throw new Problem(`${name} must be a number, got "${value}"`);
+    const n = Number(value);
+    if (opts.min !== undefined && n < opts.min) throw new Problem(`${name} must be >= ${opts.min}, got ${n}`);
+    if (opts.max !== undefined && n > opts.max) throw new Problem(`${name} must be <= ${opts.max}, got ${n}`);
+    return n;
+  };
+}
+
 export function bool(opts: Options<boolean> = {}): Reader<boolean> {
   return (env, name) => {
     const value = raw(env, name)?.toLowerCase();

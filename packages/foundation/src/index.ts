@@ -15,3 +15,4 @@ export * from './redis.ts';
 export * from './serve.ts';
 export * from './shutdown.ts';
 export * from './traffic-stats.ts';
+export * from './write-fence.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bool, ConfigError, int, oneOf, optionalStr, readConfig, redactUrl, str, url } from '../src/config.ts';
+import { bool, ConfigError, int, num, oneOf, optionalStr, readConfig, redactUrl, str, url } from '../src/config.ts';
 
 const schema = {
   PORT: int({ default: 3000, min: 0, max: 65535 }),
@@ -44,6 +44,12 @@ describe('readConfig', () => {
   it('enforces integer bounds and treats blank as unset', () => {
     expect(() => readConfig({ P: int({ max: 10 }) }, { P: '11' })).toThrow(/P must be <= 10/);
     expect(readConfig({ P: int({ default: 5 }) }, { P: '  ' }).P).toBe(5);
+  });
+
+  it('reads decimal numbers within bounds and refuses anything else', () => {
+    expect(readConfig({ R: num({ min: 0, max: 1 }) }, { R: '0.995' }).R).toBe(0.995);
+    expect(() => readConfig({ R: num({ max: 1 }) }, { R: '1.5' })).toThrow(/R must be <= 1/);
+    expect(() => readConfig({ R: num() }, { R: '1e3' })).toThrow(/R must be a number, got "1e3"/);
   });
 
   it('never prints a password from a URL it rejects', () => {

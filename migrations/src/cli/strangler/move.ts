@@ -1,7 +1,10 @@
+import { HoldConflictError } from '@strangler/foundation';
 import type { ContextChannels, ContextDefinition, ContextName } from '../../stages/contexts.ts';
+import { CutoverAbortedError, DEFAULT_CUTOVER_BOUNDS } from '../../stages/cutover.ts';
 import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
 import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
 import { type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
+import { gatePolicyOf } from './config.ts';
 import { measureContext } from './measure-context.ts';
 import { type CliIo, RefusedError } from './output.ts';
 import { progressDisplay } from './progress.ts';
@@ -61,6 +64,13 @@ async function carryOut(
     channels: definition.channels,
     serviceSchema: definition.serviceSchema,
     forwardDb: session.syncDb(definition.channels.forward),
+    reverseDb: session.syncDb(definition.channels.reverse),
+    fence: () => session.fence(),
+    cutoverBounds: {
+      holdMs: session.config.CUTOVER_HOLD_MS,
+      drainMs: Math.min(session.config.CUTOVER_DRAIN_MS, session.config.CUTOVER_HOLD_MS),
+      maxLagSecondsToStart: DEFAULT_CUTOVER_BOUNDS.maxLagSecondsToStart,
+    },
     unleash: () => session.unleash(),
     runs: control.runs,
     actor: args.actor,
@@ -75,6 +85,8 @@ async function carryOut(
     await runSteps(plan.steps, deps);
   } catch (err) {
     if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
+    if (err instanceof CutoverAbortedError || err instanceof HoldConflictError)
+      throw new RefusedError(`${definition.name} stays at ${plan.from}: ${err.message}`);
     throw err;
   } finally {
     display.stop();
@@ -103,7 +115,7 @@ export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo
   const plan = planAdvance(record.stage, record.canaryPercent);
   if (!plan.ok) throw new RefusedError(`${args.context} stays at ${record.stage}: ${plan.refusal}`);
   const m = await measureContext(session, definition, plan.from, control);
-  const gate = evaluateGate(plan.from, m);
+  const gate = evaluateGate(plan.from, m, gatePolicyOf(session.config));
   if (!gate.ok && !args.force) {
     throw new RefusedError(`${args.context} stays at ${plan.from}: the gate to ${plan.to} is not met`, [
       ...gate.reasons.map((r) => `- ${r}`),

@@ -1,5 +1,5 @@
 import { UnleashAdminApi } from '@strangler/flags';
-import { createRedis, type Knex, type Redis } from '@strangler/foundation';
+import { createRedis, FenceCoordinator, type Knex, type Redis } from '@strangler/foundation';
 import knexFactory from 'knex';
 import { migrateLatest } from '../../migrator.ts';
 import { type ContextDefinition, type ContextName, contextRegistry } from '../../stages/contexts.ts';
@@ -87,6 +87,11 @@ export class Session {
       });
     }
     return this.#redis;
+  }
+
+  /** The routers' write fence, for the write cutover. */
+  fence(): FenceCoordinator {
+    return new FenceCoordinator(this.redis(), { prefix: this.config.FENCE_KEY_PREFIX });
   }
 
   /** Why Redis cannot be reached, as the connection last said; undefined when it never failed. */

@@ -7,6 +7,7 @@ import { type BackfillMeasure, type CaptureMeasure, measureFlags } from '../../s
 import type { ReconcileRun } from '../../stages/reconcile-runs.ts';
 import { nextStage, type Stage, type StageFlags } from '../../stages/stages.ts';
 import type { ContextRecord, HistoryEntry } from '../../stages/store.ts';
+import { gatePolicyOf } from './config.ts';
 import { ago, count, duration, percent, timestamp } from './format.ts';
 import { describeHistoryEntry } from './history.ts';
 import { measureContext, measureTrafficOf } from './measure-context.ts';
@@ -100,7 +101,7 @@ export async function collectStatus(session: Session, only: ContextName | null):
       let next: ContextStatus['next'] = null;
       if (to && !isUnavailable(record)) {
         const plan = planAdvance(stage, record.canaryPercent);
-        const gate = evaluateGate(stage, m);
+        const gate = evaluateGate(stage, m, gatePolicyOf(session.config));
         next = plan.ok
           ? { stage: to, ok: gate.ok, reasons: gate.reasons }
           : { stage: to, ok: false, reasons: [plan.refusal.replace(/; nothing was changed$/, '')] };
