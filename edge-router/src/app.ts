@@ -133,6 +133,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     noise: deps.noise ?? NOISE_RULES,
     traffic,
     fence,
+    readYourWritesSeconds: config.READ_YOUR_WRITES_SECONDS,
   });
   if (config.ADMIN_TOKEN) {
     registerAdmin(app, {

@@ -40,6 +40,12 @@ const schema = {
   REDIS_URL: optionalStr(),
   /** Key prefix of those counts, for deployments (or test runs) that share one Redis. */
   TRAFFIC_KEY_PREFIX: str({ default: 'strangler:traffic' }),
+  /**
+   * After a write to a context whose reads are partly served by the other
+   * side, the client's reads of that context go to the write owner for this
+   * long (a cookie), so it reads its own write; 0 turns it off.
+   */
+  READ_YOUR_WRITES_SECONDS: int({ default: 5, min: 0, max: 3600 }),
   /** With REDIS_URL: the write fence of the cutover (docs/adr/0012); its Redis key prefix. */
   FENCE_KEY_PREFIX: str({ default: 'strangler:fence' }),
   /** Longest a write waits while a cutover holds its context's writes; then a 503 ROUTER_WRITES_HELD. */

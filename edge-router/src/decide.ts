@@ -16,7 +16,8 @@ export type Reason =
   | 'legacy' // flags keep this route on the monolith
   | 'write-owner' // writes go to the side that owns them
   | 'reads' // the service serves all reads
-  | 'canary'; // this user is in the read rollout
+  | 'canary' // this user is in the read rollout
+  | 'read-your-writes'; // this client wrote to the context moments ago: its reads go to the write owner
 
 export interface Decision {
   target: Target;
@@ -43,6 +44,12 @@ export interface DecisionInput {
   stickyId: string | (() => string);
   /** A uniform sample in [0, 100) for the shadow rate. */
   shadowSample: number;
+  /**
+   * This client wrote to the route's context within the read-your-writes
+   * window (a cookie the router set): its reads go to the side that took the
+   * write, not to one the sync may not have reached yet.
+   */
+  recentWrite?: boolean;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD']);
@@ -51,7 +58,15 @@ function monolith(reason: Reason, context: string | null, shadow = false): Decis
   return { target: 'monolith', reason, context, fallback: false, shadow };
 }
 
-export function decide({ match, method, flags, services, stickyId, shadowSample }: DecisionInput): Decision {
+export function decide({
+  match,
+  method,
+  flags,
+  services,
+  stickyId,
+  shadowSample,
+  recentWrite = false,
+}: DecisionInput): Decision {
   if (!match) return monolith('unrouted', null);
   const context = match.rule.context;
   if (flags.killSwitch) return monolith('kill-switch', context);
@@ -68,6 +83,10 @@ export function decide({ match, method, flags, services, stickyId, shadowSample 
   }
 
   const idempotent = IDEMPOTENT.has(method);
+  // The monolith took this client's recent write, and the service may not have it yet.
+  if (recentWrite && contextFlags.writeOwner === 'monolith' && contextFlags.readPercent > 0) {
+    return monolith('read-your-writes', context);
+  }
   if (contextFlags.writeOwner === 'service' || contextFlags.readPercent >= 100) {
     return { target: 'service', reason: 'reads', context, fallback: idempotent, shadow: false };
   }
@@ -99,4 +118,17 @@ export function writeOwnerOf(
     context
   ];
   return contextFlags?.writeOwner ?? 'monolith';
+}
+
+/**
+ * Whether a write's answer should pin the client's reads of the context to
+ * the write owner for a while: only when some of those reads would go to the
+ * other side, which may not have the write yet.
+ */
+export function pinsReads(flags: FlagSnapshot, services: ReadonlySet<string>, context: string): boolean {
+  if (writeOwnerOf(flags, services, context) === 'service') return false;
+  const contextFlags = (flags.contexts as Readonly<Record<string, FlagSnapshot['contexts']['users'] | undefined>>)[
+    context
+  ];
+  return (contextFlags?.readPercent ?? 0) > 0;
 }

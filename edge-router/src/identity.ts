@@ -50,3 +50,12 @@ export function readCookie(header: string | undefined, name: string): string | u
 export function sessionCookie(id: string): string {
   return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`;
 }
+
+/** The read-your-writes cookie of a context: set on a write's answer, it lives `seconds`. */
+export function recentWriteCookieName(context: string): string {
+  return `strangler_rw_${context}`;
+}
+
+export function recentWriteCookie(context: string, seconds: number): string {
+  return `${recentWriteCookieName(context)}=1; Path=/; HttpOnly; SameSite=Lax; Max-Age=${seconds}`;
+}

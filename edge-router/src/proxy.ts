@@ -1,11 +1,17 @@
 import type { FlagSource } from '@strangler/flags';
 import { type FenceMember, type TrafficRecorder, WritesHeldError } from '@strangler/foundation';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Decision, decide } from './decide.ts';
+import { type Decision, decide, pinsReads } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
 import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable, WritesHeld } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import { type IdentityResolver, sessionCookie } from './identity.ts';
+import {
+  type IdentityResolver,
+  readCookie,
+  recentWriteCookie,
+  recentWriteCookieName,
+  sessionCookie,
+} from './identity.ts';
 import type { RouterMetrics } from './metrics.ts';
 import { normalisePath } from './path.ts';
 import type { RouteTable } from './routes.ts';
@@ -27,6 +33,8 @@ export interface ProxyDeps {
   traffic?: TrafficRecorder | undefined;
   /** Holds writes while a cutover moves their owner (docs/adr/0012); absent without REDIS_URL. */
   fence?: FenceMember | undefined;
+  /** How long a client's reads follow its write to the write owner; 0: never. */
+  readYourWritesSeconds: number;
 }
 
 declare module 'fastify' {
@@ -91,13 +99,20 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
       if (who.newSession) reply.header('set-cookie', sessionCookie(who.newSession));
       return who.stickyId;
     };
+    const flags = deps.flags.snapshot();
+    const recentWrite =
+      deps.readYourWritesSeconds > 0 &&
+      match !== null &&
+      match.rule.access === 'read' &&
+      readCookie(request.headers.cookie, recentWriteCookieName(match.rule.context)) === '1';
     const decision = decide({
       match,
       method: request.method,
-      flags: deps.flags.snapshot(),
+      flags,
       services: serviceNames,
       stickyId,
       shadowSample: Math.random() * 100,
+      recentWrite,
     });
     request.decision = decision;
     request.routeKey = match?.key ?? 'unrouted';
@@ -124,6 +139,14 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
 
     reply.status(res.status).headers(clientResponseHeaders(res.headers));
     reply.header('x-strangler-target', servedBy);
+    if (
+      match?.rule.access === 'write' &&
+      res.status < 300 &&
+      deps.readYourWritesSeconds > 0 &&
+      pinsReads(flags, serviceNames, match.rule.context)
+    ) {
+      reply.header('set-cookie', recentWriteCookie(match.rule.context, deps.readYourWritesSeconds));
+    }
     await reply.send(res.body);
 
     if (decision.shadow && match) mirror(match.key, decision.context as string, outgoing, request.id, res);

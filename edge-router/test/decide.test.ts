@@ -1,7 +1,7 @@
 import { type ContextFlags, type FlagSnapshot, flagName, MONOLITH_ONLY, rolloutBucket } from '@strangler/flags';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DecisionInput, decide } from '../src/decide.ts';
+import { type DecisionInput, decide, pinsReads, writeOwnerOf } from '../src/decide.ts';
 import { compileRoutes } from '../src/routes.ts';
 
 const table = compileRoutes();
@@ -61,6 +61,27 @@ describe('decide', () => {
     expect(toMonolith).toMatchObject({ target: 'monolith', fallback: false, shadow: false });
     const toService = decide(input('PUT', '/api/users/1', flags({ writeOwner: 'service' })));
     expect(toService).toMatchObject({ target: 'service', reason: 'write-owner', fallback: false, shadow: false });
+  });
+
+  it('sends the reads of a client that just wrote to the write owner, while reads are split or moved', () => {
+    for (const readPercent of [1, 50, 100]) {
+      const f = flags({ readPercent, shadowPercent: 100 });
+      expect(decide(input('GET', '/api/users/1', f, { recentWrite: true }))).toMatchObject({
+        target: 'monolith',
+        reason: 'read-your-writes',
+        shadow: false,
+      });
+      expect(decide(input('POST', '/api/users/login', f, { recentWrite: true })).target).toBe('monolith');
+      expect(pinsReads(f, services, 'users')).toBe(true);
+    }
+    // The service owns the writes: its reads are already read-your-writes.
+    const owned = flags({ readPercent: 100, writeOwner: 'service' });
+    expect(decide(input('GET', '/api/users/1', owned, { recentWrite: true })).target).toBe('service');
+    expect(pinsReads(owned, services, 'users')).toBe(false);
+    // Nothing is split: no pin is needed.
+    expect(pinsReads(flags({ shadowPercent: 100 }), services, 'users')).toBe(false);
+    expect(writeOwnerOf(flags({ writeOwner: 'service' }, true), services, 'users')).toBe('monolith');
+    expect(writeOwnerOf(flags({ writeOwner: 'service' }), new Set(), 'users')).toBe('monolith');
   });
 
   it('mirrors idempotent reads at the shadow rate, and never POSTs', () => {

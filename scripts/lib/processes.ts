@@ -15,9 +15,10 @@ export function startProcess(
   script: string,
   env: Record<string, string>,
   logFile: string,
+  args: readonly string[] = [],
 ): ManagedProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

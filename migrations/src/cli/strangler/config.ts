@@ -22,6 +22,8 @@ const schema = {
   CUTOVER_HOLD_MS: int({ default: 4_000, min: 200, max: 60_000 }),
   /** Of the hold, the longest the drain may take before the cutover aborts. */
   CUTOVER_DRAIN_MS: int({ default: 2_000, min: 100, max: 60_000 }),
+  /** The cutover refuses to start (and hold anything) when the sync to drain is further behind than this. */
+  CUTOVER_MAX_LAG_SECONDS: num({ default: 2, min: 0 }),
   /** The gates' policy (migrations/src/stages/gates.ts); the defaults suit a production rollout. */
   GATE_MAX_LAG_SECONDS: num({ default: DEFAULT_POLICY.maxLagSeconds, min: 0 }),
   GATE_MIN_CONSISTENCY: num({ default: DEFAULT_POLICY.minConsistency, min: 0, max: 1 }),

@@ -10,7 +10,15 @@ const ENVIRONMENT = `Environment:
   SYNC_QUEUE_PREFIX       the sync queues' key prefix (default strangler)
   GATE_WINDOW_SECONDS     the traffic window the gates read (default 300, at most 3600)
   UNLEASH_URL             Unleash (default http://127.0.0.1:4242)
-  UNLEASH_ADMIN_TOKEN     an admin API token of that Unleash`;
+  UNLEASH_ADMIN_TOKEN     an admin API token of that Unleash
+  FENCE_KEY_PREFIX        the routers' write fence key prefix (default strangler:fence)
+  CUTOVER_HOLD_MS         the write cutover's longest hold of writes (default 4000; keep it under
+                          the routers' WRITE_HOLD_MAX_MS, 5000)
+  CUTOVER_DRAIN_MS        of that, the longest the drain may take before the cutover aborts (default 2000)
+  CUTOVER_MAX_LAG_SECONDS refuse to start a cutover when the sync is further behind (default 2)
+  GATE_MAX_LAG_SECONDS, GATE_MIN_CONSISTENCY, GATE_MIN_SHADOW_SAMPLES, GATE_ERROR_RATE_MARGIN,
+  GATE_P99_MARGIN_MS, GATE_MIN_REQUESTS
+                          the gates' policy (defaults 5, 0.999, 200, 0.005, 50, 200)`;
 
 export const GLOBAL_HELP = `Usage: pnpm strangler <command> [options]
 
@@ -72,7 +80,13 @@ runs before it is recorded, and is safe to run again if it fails midway:
   sync → shadow     flags: shadow 100 %, reads 0 %, writes monolith
   shadow → canary   flags: reads at the canary % (10 % when none was set)
   canary → reads    flags: reads 100 %
-  reads → writes    not available in this version (the write cutover); refused
+  reads → writes    the write cutover (docs/adr/0012): every router holds the
+                    context's writes, the forward sync drains, the service's id
+                    sequences move past every id used, the flags give it the
+                    writes, every router confirms, held writes are released to
+                    it; the reverse sync (service → monolith) starts. Aborts and
+                    changes nothing when the drain does not finish in time.
+  writes → complete flags unchanged; the reverse sync keeps the monolith's copy
 
 Options:
   --force           advance although the gate is not met; loud, and recorded
@@ -81,8 +95,9 @@ ${MOVE_OPTIONS}
   rollback: `Usage: pnpm strangler rollback <context> [--reason <text>] [--actor <name>]
 
 Moves the context one stage back and sets the flags of that stage. From sync to
-legacy it also removes capture (the outbox is kept). Rolling back from writes
-or complete needs the reverse cutover, which this version does not have.
+legacy it also removes capture (the outbox is kept). From writes to reads it is
+the write cutover in reverse: hold, drain the reverse sync, hand the id
+sequences back to the monolith, give it the writes, release.
 
 Options:
 ${MOVE_OPTIONS}

@@ -1,6 +1,6 @@
 import { HoldConflictError } from '@strangler/foundation';
 import type { ContextChannels, ContextDefinition, ContextName } from '../../stages/contexts.ts';
-import { CutoverAbortedError, DEFAULT_CUTOVER_BOUNDS } from '../../stages/cutover.ts';
+import { CutoverAbortedError } from '../../stages/cutover.ts';
 import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
 import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
 import { type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
@@ -69,7 +69,7 @@ async function carryOut(
     cutoverBounds: {
       holdMs: session.config.CUTOVER_HOLD_MS,
       drainMs: Math.min(session.config.CUTOVER_DRAIN_MS, session.config.CUTOVER_HOLD_MS),
-      maxLagSecondsToStart: DEFAULT_CUTOVER_BOUNDS.maxLagSecondsToStart,
+      maxLagSecondsToStart: session.config.CUTOVER_MAX_LAG_SECONDS,
     },
     unleash: () => session.unleash(),
     runs: control.runs,
