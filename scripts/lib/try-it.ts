@@ -29,6 +29,9 @@ export function tryItLines(
     `curl -sf -H 'authorization: Bearer ${adminToken}' ${baseUrl}/_strangler/api/routes | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).routes.map((r) => r.method + " " + r.path + " -> " + r.decision.target + " (" + r.decision.reason + ")").join("\\n")'`,
     'pnpm flags list',
     'pnpm flags kill && pnpm flags unkill   # the kill switch: everything to the monolith at once, then back',
+    'pnpm strangler status users',
+    'pnpm strangler advance users --reason "start the users extraction"   # capture, backfill, reconcile: users is at sync',
+    'pnpm strangler history users',
   );
   return lines;
 }

@@ -35,6 +35,7 @@ describe('pnpm demo', () => {
   let demo: ChildProcess;
   let port: number;
   let routerPort: number;
+  let servicePort: number;
   let output: string;
   let release: () => Promise<void>;
   // The run's Unleash: the demo uses it (UNLEASH_URL) instead of starting its own.
@@ -52,7 +53,8 @@ describe('pnpm demo', () => {
     databaseUrl = databaseUrlFor(testServerUrls().databaseUrl, database);
     port = await freePort();
     routerPort = await freePort();
-    const args = ['--port', String(port), '--router-port', String(routerPort)];
+    servicePort = await freePort();
+    const args = ['--port', String(port), '--router-port', String(routerPort), '--service-port', String(servicePort)];
     demo = spawn(
       process.execPath,
       [join(ROOT, 'scripts/demo.ts'), ...args, '--users', '20', '--products', '10', '--orders', '30'],
@@ -67,9 +69,11 @@ describe('pnpm demo', () => {
 
   afterAll(async () => {
     if (demo.exitCode === null) demo.kill('SIGKILL');
-    await withAdminClient(testServerUrls().databaseUrl, (c) =>
-      c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
-    );
+    for (const name of [database, `${database}_users`, `${database}_strangler`]) {
+      await withAdminClient(testServerUrls().databaseUrl, (c) =>
+        c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+      );
+    }
     await release?.();
   });
 
@@ -80,6 +84,8 @@ describe('pnpm demo', () => {
     expect(output).toContain(`shopco:   http://127.0.0.1:${port}`);
     expect(output).toContain('unleash:  UNLEASH_URL');
     expect(output).toContain(`router:   http://127.0.0.1:${routerPort}`);
+    expect(output).toContain(`users:    http://127.0.0.1:${servicePort}  (database ${database}_users, created`);
+    expect(output).toContain('sync:     a users sync worker, waiting for capture');
   });
 
   it('prints lines to try that all succeed when run as printed, through the router', async () => {
@@ -98,6 +104,10 @@ describe('pnpm demo', () => {
     expect(stdout).toContain('GET /api/users/:id -> monolith');
     expect(stdout).toContain('strangler.users.reads');
     expect(stdout).toContain('Kill switch ON');
+    expect(stdout).toMatch(/^users: legacy/m);
+    expect(stdout).toContain('users: legacy → sync (gate met)');
+    expect(stdout).toContain('backfill of users: 20 rows read, 20 inserted');
+    expect(stdout).toMatch(/legacy → sync +\S+ +start the users extraction/);
   });
 
   it('stops everything it started on Ctrl-C', async () => {
@@ -106,5 +116,6 @@ describe('pnpm demo', () => {
     expect(code).toBe(0);
     expect(await tcpAnswers('127.0.0.1', port)).toBe(false);
     expect(await tcpAnswers('127.0.0.1', routerPort)).toBe(false);
+    expect(await tcpAnswers('127.0.0.1', servicePort)).toBe(false);
   });
 });
