@@ -134,6 +134,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     traffic,
     fence,
     readYourWritesSeconds: config.READ_YOUR_WRITES_SECONDS,
+    writeTimeoutGraceMs: config.WRITE_TIMEOUT_GRACE_MS,
   });
   if (config.ADMIN_TOKEN) {
     registerAdmin(app, {

@@ -50,6 +50,11 @@ const schema = {
   FENCE_KEY_PREFIX: str({ default: 'strangler:fence' }),
   /** Longest a write waits while a cutover holds its context's writes; then a 503 ROUTER_WRITES_HELD. */
   WRITE_HOLD_MAX_MS: int({ default: 5_000, min: 100, max: 60_000 }),
+  /**
+   * A write that timed out may still commit upstream: for the fence it stays
+   * in flight this much longer, so a cutover cannot drain before it lands.
+   */
+  WRITE_TIMEOUT_GRACE_MS: int({ default: 10_000, min: 0, max: 600_000 }),
 };
 
 export type RouterConfig = ConfigOf<typeof schema>;

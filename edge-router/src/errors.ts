@@ -16,7 +16,7 @@ export const UpstreamTimeout = defineError(
 export const WritesHeld = defineError(
   'ROUTER_WRITES_HELD',
   503,
-  'Writes of %s are held by a write cutover in progress; nothing was done, retry shortly',
+  'Writes of %s are held: %s; nothing was done, retry shortly',
 );
 export const AdminUnauthorized = defineError(
   'ROUTER_ADMIN_UNAUTHORIZED',

@@ -33,6 +33,8 @@ export interface ProxyDeps {
   traffic?: TrafficRecorder | undefined;
   /** Holds writes while a cutover moves their owner (docs/adr/0012); absent without REDIS_URL. */
   fence?: FenceMember | undefined;
+  /** How long a write that timed out keeps counting as in flight for the fence. */
+  writeTimeoutGraceMs: number;
   /** How long a client's reads follow its write to the write owner; 0: never. */
   readYourWritesSeconds: number;
 }
@@ -64,11 +66,19 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     const match = deps.table.match(request.method, check.segments);
     // A write is admitted by the fence before it is decided: a write held by a
     // cutover is decided with the flags of the moment it is released.
-    const release = match?.rule.access === 'write' && deps.fence ? await admitWrite(match.rule.context) : null;
+    const fenced = match?.rule.access === 'write' && deps.fence?.covers(match.rule.context) === true;
+    const release = fenced && match ? await admitWrite(match.rule.context) : null;
+    let timedOut = false;
     try {
       await dispatch(request, reply, check, match);
+    } catch (err) {
+      timedOut = (err as { code?: string }).code === 'ROUTER_UPSTREAM_TIMEOUT';
+      throw err;
     } finally {
-      release?.();
+      // A write that timed out may still commit upstream: it stays "in flight"
+      // a while longer, so a cutover cannot drain before it lands.
+      if (release && timedOut) setTimeout(release, deps.writeTimeoutGraceMs).unref();
+      else release?.();
     }
   };
 
@@ -82,7 +92,14 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     } catch (err) {
       if (err instanceof WritesHeldError) {
         deps.metrics.writesHeld.inc({ context, result: 'refused' });
-        throw new WritesHeld(context);
+        if (err.isolated)
+          app.log.warn({ context }, 'write refused: this router cannot reach Redis to check for a cutover');
+        throw new WritesHeld(
+          context,
+          err.isolated
+            ? 'this router cannot reach Redis to check whether a write cutover is in progress'
+            : 'a write cutover is in progress',
+        );
       }
       throw err;
     }

@@ -24,9 +24,10 @@ import type { StageFlags } from './stages.ts';
  * 5. Release: held writes go on, to the new owner.
  *
  * All of it within one budget, shorter than a router keeps a held write
- * waiting. Any failure before the switch releases the hold and changes
- * nothing (a sequence moved forward is harmless); a failure during the
- * switch puts the flags back first.
+ * waiting (the Unleash calls of the switch have their own timeouts, outside
+ * it). Any failure before the switch releases the hold and changes nothing
+ * (a sequence moved forward is harmless); a failure during the switch puts
+ * the flags back first, waiting at least a second for the routers to follow.
  */
 
 export interface CutoverBounds {
@@ -59,6 +60,8 @@ export interface CutoverDeps {
   setFlags: (flags: StageFlags) => Promise<void>;
   actor: string;
   bounds: CutoverBounds;
+  /** Go ahead although no router reports to the fence (writes that bypass a fenced router are not held). */
+  allowNoRouters?: boolean;
   print: (line: string) => void;
 }
 
@@ -144,9 +147,10 @@ export async function cutover(deps: CutoverDeps): Promise<CutoverReport> {
 
   const members = await fence.members();
   if (members.length === 0) {
-    deps.print(
-      'no router reports to the write fence: writes that do not pass through a router with REDIS_URL are not held',
-    );
+    const what =
+      'no router reports to the write fence, so no write can be held: routers join it when they run with REDIS_URL (and the same FENCE_KEY_PREFIX)';
+    if (!deps.allowNoRouters) throw new CutoverAbortedError(`${what}; --force goes ahead anyway`);
+    deps.print(`WARNING: ${what}; going ahead (--force)`);
   }
   const hold = await fence.hold(context, deps.actor, bounds.holdMs + 2_000);
   const started = performance.now();
@@ -175,7 +179,7 @@ export async function cutover(deps: CutoverDeps): Promise<CutoverReport> {
       sequences: sequences.map((s) => ({ table: s.table, next: s.after + 1 })),
     };
   } catch (err) {
-    if (switched) await undoSwitch(deps);
+    if (switched) await undoSwitch(deps, Math.max(left(), 1_000));
     if (err instanceof FenceWaitTimeout || err instanceof CutoverAbortedError) {
       throw new CutoverAbortedError(
         `${err.message}. The cutover was aborted; the writes stay with the ${previousOwner(deps)}`,
@@ -193,10 +197,10 @@ function previousOwner(deps: CutoverDeps): WriteOwner {
 }
 
 /** Puts the flags back and waits (bounded) for the routers to follow, before the hold is released. */
-async function undoSwitch(deps: CutoverDeps): Promise<void> {
+async function undoSwitch(deps: CutoverDeps, timeoutMs: number): Promise<void> {
   try {
     await deps.setFlags(deps.previousFlags);
-    await deps.fence.waitOwner(deps.context, previousOwner(deps), 5_000);
+    await deps.fence.waitOwner(deps.context, previousOwner(deps), timeoutMs);
   } catch (err) {
     deps.print(
       `WARNING: putting the flags of ${deps.context} back did not complete (${(err as Error).message}); check \`pnpm flags list\` and \`pnpm strangler status ${deps.context}\``,

@@ -30,6 +30,8 @@ export interface EffectDeps {
   /** The routers' write fence (Redis), for the write cutover. */
   fence: () => FenceCoordinator;
   cutoverBounds?: CutoverBounds;
+  /** --force: a cutover goes ahead although no router reports to the fence. */
+  force?: boolean;
   unleash: () => UnleashAdminApi;
   runs: ReconcileRunStore;
   actor: string;
@@ -94,6 +96,7 @@ export async function runSteps(steps: readonly MoveStep[], deps: EffectDeps): Pr
           setFlags: (flags) => setFlags(deps.unleash(), deps.context, flags, deps.print),
           actor: deps.actor,
           bounds: deps.cutoverBounds ?? DEFAULT_CUTOVER_BOUNDS,
+          allowNoRouters: deps.force === true,
           print: deps.print,
         });
         deps.print(

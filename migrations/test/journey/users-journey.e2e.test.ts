@@ -295,6 +295,8 @@ describe('the users extraction, end to end under load', () => {
       expect(canary.code, canary.stderr).toBe(0);
       await advance('reads');
       expect(await stageOf()).toBe('reads');
+      const status = await strangler(['status', CONTEXT]);
+      expect(status.stdout).toMatch(/^routers +2 report to the write fence$/m);
     } catch (err) {
       console.error(await tail(join(logDir, 'sync-worker.log')));
       throw err;

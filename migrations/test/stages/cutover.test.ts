@@ -192,10 +192,34 @@ describe('the write cutover', () => {
     expect(await new FenceCoordinator(redis, { prefix }).currentHold('users')).toBeNull();
   });
 
+  it('refuses to cut over when no router reports to the fence, unless forced', async () => {
+    const prefix = `${queuePrefix}:fence:empty`;
+    let switched = 0;
+    const refused = await cutover(
+      deps(prefix, async () => {
+        switched++;
+      }),
+    ).catch((err: unknown) => err);
+    expect((refused as Error).message).toMatch(/no router reports to the write fence, so no write can be held/);
+    expect(switched).toBe(0);
+    const lines: string[] = [];
+    const forced = await cutover({
+      ...deps(prefix, async () => {
+        switched++;
+      }),
+      allowNoRouters: true,
+      print: (line) => lines.push(line),
+    });
+    expect(forced.routers).toBe(0);
+    expect(switched).toBe(1);
+    expect(lines[0]).toMatch(/^WARNING: no router reports to the write fence/);
+  });
+
   it('refuses a second cutover of the same context while one holds it', async () => {
     const prefix = `${queuePrefix}:fence:twice`;
     const coordinator = new FenceCoordinator(redis, { prefix });
     const hold = await coordinator.hold('users', 'someone else', 10_000);
+    await router(prefix, () => 'monolith');
     const failure = await cutover(deps(prefix, async () => {})).catch((err: unknown) => err);
     expect((failure as Error).message).toMatch(/already held by someone else/);
     expect((await coordinator.currentHold('users'))?.epoch).toBe(hold.epoch);

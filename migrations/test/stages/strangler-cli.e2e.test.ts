@@ -110,6 +110,7 @@ beforeAll(async () => {
     REDIS_URL: redisUrl,
     SYNC_QUEUE_PREFIX: prefix,
     TRAFFIC_KEY_PREFIX: `${prefix}:traffic`,
+    FENCE_KEY_PREFIX: `${prefix}:fence`,
     UNLEASH_URL: inject('unleashUrl'),
     UNLEASH_ADMIN_TOKEN: inject('unleashAdminToken'),
     USER: 'e2e-tester',
@@ -162,6 +163,7 @@ describe('pnpm strangler', () => {
     expect(result.stdout).toMatch(/backfill +not started/);
     expect(result.stdout).toMatch(/^products: legacy/m);
     expect(result.stdout).toContain('no extraction configured');
+    expect(result.stdout).toMatch(/^routers +none report to the write fence/m);
     expectError(await strangler('advance', 'products'), 1, /products has no extraction configured yet/);
   });
 
@@ -281,6 +283,22 @@ describe('pnpm strangler', () => {
     expect(history.stdout.split('\n').slice(1, 4).join('\n')).toMatch(
       /canary at 25 % +e2e-tester +canary 10 % → 25 %\n.*shadow → canary \(10 %\) +e2e-tester +shadow is clean\n.*sync → shadow +e2e-tester +yes +testing the override/,
     );
+  });
+
+  it('refuses a flags-only move while the writes flag contradicts the stage (an unfinished cutover)', async () => {
+    await api.setRollout(flagName('users', 'writes'), 100);
+    await api.enable(flagName('users', 'writes'));
+    try {
+      const refused = await strangler('rollback', 'users');
+      expectError(
+        refused,
+        1,
+        /users stays at canary: its flags give the writes to the service, but canary gives them to the monolith/,
+      );
+      expect(refused.stderr).toContain('`pnpm strangler advance users` finishes it');
+    } finally {
+      await api.disable(flagName('users', 'writes'));
+    }
   });
 
   it('rolls back to legacy one stage at a time: flags reset, capture removed, the outbox kept', async () => {

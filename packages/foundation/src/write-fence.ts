@@ -152,9 +152,14 @@ export class FenceMember {
     this.#timer.unref();
   }
 
-  /** Whether the router may not dispatch writes of `context` right now. */
+  /** Whether the fence holds writes of `context` at all (the contexts a cutover can move). */
+  covers(context: string): boolean {
+    return this.#opts.contexts.includes(context);
+  }
+
+  /** Whether the router may not dispatch writes of `context` right now. Contexts it does not cover never are. */
   isHeld(context: string): boolean {
-    return this.#holds.has(context) || this.isolated();
+    return this.covers(context) && (this.#holds.has(context) || this.isolated());
   }
 
   /** Cut off from Redis for too long to know whether a cutover is running. */

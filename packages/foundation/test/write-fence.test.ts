@@ -162,6 +162,9 @@ describe('the write fence', () => {
       const refused = await a.admit('users').catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(WritesHeldError);
       expect((refused as WritesHeldError).isolated).toBe(true);
+      // Writes of contexts no cutover can move (orders, payments) are never held.
+      expect(a.covers('orders')).toBe(false);
+      expect(a.isHeld('orders')).toBe(false);
     } finally {
       broken.disconnect();
     }

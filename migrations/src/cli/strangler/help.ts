@@ -5,7 +5,8 @@ const ENVIRONMENT = `Environment:
                           migrated on first use (default postgres://postgres@127.0.0.1:5432/strangler)
   DATABASE_URL            the monolith's database (default .../shopco)
   USERS_DATABASE_URL      the users service's database (default .../shopco_users)
-  REDIS_URL               the sync queues and the routers' traffic counts (default redis://127.0.0.1:6379)
+  REDIS_URL               the sync queues, the routers' traffic counts and their write fence
+                          (default redis://127.0.0.1:6379)
   TRAFFIC_KEY_PREFIX      the routers' traffic key prefix (default strangler:traffic)
   SYNC_QUEUE_PREFIX       the sync queues' key prefix (default strangler)
   GATE_WINDOW_SECONDS     the traffic window the gates read (default 300, at most 3600)
@@ -89,7 +90,8 @@ runs before it is recorded, and is safe to run again if it fails midway:
   writes → complete flags unchanged; the reverse sync keeps the monolith's copy
 
 Options:
-  --force           advance although the gate is not met; loud, and recorded
+  --force           advance although the gate is not met, or cut over although
+                    no router reports to the write fence; loud, and recorded
 ${MOVE_OPTIONS}
 `,
   rollback: `Usage: pnpm strangler rollback <context> [--reason <text>] [--actor <name>]
@@ -100,6 +102,7 @@ the write cutover in reverse: hold, drain the reverse sync, hand the id
 sequences back to the monolith, give it the writes, release.
 
 Options:
+  --force           cut back although no router reports to the write fence
 ${MOVE_OPTIONS}
 `,
   canary: `Usage: pnpm strangler canary <context> <percent> [--reason <text>] [--actor <name>]

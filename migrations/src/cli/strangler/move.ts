@@ -3,7 +3,9 @@ import type { ContextChannels, ContextDefinition, ContextName } from '../../stag
 import { CutoverAbortedError } from '../../stages/cutover.ts';
 import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
 import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
-import { type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
+import { flagsFromState, type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
+import { measureFlags } from '../../stages/probes.ts';
+import { flagsForStage } from '../../stages/stages.ts';
 import { gatePolicyOf } from './config.ts';
 import { measureContext } from './measure-context.ts';
 import { type CliIo, RefusedError } from './output.ts';
@@ -39,6 +41,21 @@ export function configuredContext(session: Session, name: ContextName): Configur
   return { ...definition, channels: definition.channels, serviceSchema: definition.serviceSchema };
 }
 
+/**
+ * A flags-only move from a stage whose write owner the flags contradict would
+ * hand the writes over without a hold: a cutover stopped between its switch
+ * and the record leaves exactly that. Refused, saying how to finish it.
+ */
+async function refuseOwnerMismatch(session: Session, context: ContextName, plan: Extract<MovePlan, { ok: true }>) {
+  if (!plan.steps.some((s) => s.kind === 'set-flags')) return;
+  const actual = flagsFromState((await measureFlags(session.unleash(), context)).states).writeOwner;
+  const expected = flagsForStage(plan.from, plan.canaryPercent).writeOwner;
+  if (actual === expected) return;
+  throw new RefusedError(
+    `${context} stays at ${plan.from}: its flags give the writes to the ${actual}, but ${plan.from} gives them to the ${expected}. A write cutover did not finish: \`pnpm strangler ${expected === 'monolith' ? 'advance' : 'rollback'} ${context}\` finishes it with writes held (or set the writes flag back with \`pnpm flags\`)`,
+  );
+}
+
 async function carryOut(
   session: Session,
   control: Control,
@@ -48,6 +65,7 @@ async function carryOut(
   io: CliIo,
   gate: { forced: boolean; record: unknown },
 ): Promise<void> {
+  await refuseOwnerMismatch(session, definition.name, plan);
   const backfills = plan.steps.some((s) => s.kind === 'backfill');
   const display = progressDisplay(io.progress, io.out);
   const abort = new AbortController();
@@ -80,6 +98,7 @@ async function carryOut(
     },
     onBackfillProgress: (p) => display.onProgress(p),
     signal: abort.signal,
+    force: args.force,
   };
   try {
     await runSteps(plan.steps, deps);

@@ -80,12 +80,14 @@ const COMMANDS: Record<string, Command> = {
   },
   rollback: {
     positionals: ['<context>'],
-    options: reasonAndActor,
+    options: { force: { type: 'boolean' }, ...reasonAndActor },
     prepare: ([context], values) => {
       const name = contextArg(context);
+      const force = values.force === true;
       const reason = text(values, 'reason');
+      if (force && reason === null) throw new UsageError('--force needs --reason "...": the override is recorded');
       return (session, io) =>
-        rollbackCommand(session, { context: name, force: false, reason, actor: actorOf(values)(session) }, io);
+        rollbackCommand(session, { context: name, force, reason, actor: actorOf(values)(session) }, io);
     },
   },
   canary: {

@@ -1,4 +1,4 @@
-import type { TrafficWindow } from '@strangler/foundation';
+import type { FenceHold, MemberView, TrafficWindow } from '@strangler/foundation';
 import { type ContextName, isContextName } from '../../stages/contexts.ts';
 import { evaluateGate } from '../../stages/gate-inputs.ts';
 import { isUnavailable, type Measured, measure } from '../../stages/measured.ts';
@@ -51,10 +51,18 @@ export interface ContextStatus {
   history: Measured<HistoryEntry[]>;
 }
 
+export interface FenceView {
+  /** The routers that report to the write fence (a router without REDIS_URL is not among them). */
+  routers: Array<Pick<MemberView, 'id' | 'pid' | 'ageMs' | 'stale' | 'owners'>>;
+  /** Writes held right now, by a cutover in progress. */
+  holds: FenceHold[];
+}
+
 export interface StatusReport {
   at: Date;
   windowSeconds: number;
   contexts: ContextStatus[];
+  fence: Measured<FenceView>;
 }
 
 async function flagsView(session: Session, context: ContextName, record: Measured<ContextRecord>) {
@@ -112,7 +120,31 @@ export async function collectStatus(session: Session, only: ContextName | null):
       return { ...base, sync, traffic, next };
     }),
   );
-  return { at: new Date(), windowSeconds: session.config.GATE_WINDOW_SECONDS, contexts };
+  const fence = await measure<FenceView>(async () => {
+    const coordinator = session.fence();
+    const members = await coordinator.members();
+    const holds = await Promise.all(names.map((n) => coordinator.currentHold(n)));
+    return {
+      routers: members.map(({ id, pid, ageMs, stale, owners }) => ({ id, pid, ageMs, stale, owners })),
+      holds: holds.filter((h): h is FenceHold => h !== null),
+    };
+  });
+  return { at: new Date(), windowSeconds: session.config.GATE_WINDOW_SECONDS, contexts, fence };
+}
+
+function renderFence(f: FenceView, now: number): string[] {
+  const lines = [
+    f.routers.length === 0
+      ? 'none report to the write fence: a cutover holds no router (routers need REDIS_URL)'
+      : `${f.routers.length} report to the write fence`,
+  ];
+  for (const r of f.routers.filter((r) => r.stale)) {
+    lines.push(`! ${r.id} (pid ${r.pid}) last reported ${duration(r.ageMs / 1000)} ago: a cutover waits for it`);
+  }
+  for (const h of f.holds) {
+    lines.push(`! writes of ${h.context} held by ${h.by} for ${duration((now - h.since) / 1000)}`);
+  }
+  return lines;
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -225,4 +257,10 @@ export async function statusCommand(
     if (i > 0) print('');
     renderContext(c, report, print);
   });
+  print('');
+  const [first = '', ...rest] = isUnavailable(report.fence)
+    ? [unavailable(report.fence)]
+    : renderFence(report.fence, report.at.getTime());
+  print(`routers           ${first}`);
+  for (const line of rest) print(`                  ${line}`);
 }
