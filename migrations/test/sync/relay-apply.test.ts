@@ -135,7 +135,8 @@ describe('relay and apply', () => {
       await waitFor('the change relayed', async () => relay.stats.relayed === 1, 3_000);
 
       const { rows } = await fx.sourceKnex.raw<{ rows: Array<{ killed: boolean }> }>(
-        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = ?',
+        // This database only: another test file (or run) may have a relay of the same channel name.
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()',
         [`strangler-relay-listen-${channel.name}`],
       );
       expect(rows).toEqual([{ killed: true }]);
