@@ -96,6 +96,13 @@ export interface BackfillResult {
 /** Postgres takes at most 65535 parameters per statement. */
 const MAX_PARAMS = 60_000;
 
+/** Starts a query now (a knex builder runs only when awaited) and marks its failure as handled until it is awaited. */
+function runNow<T>(query: Promise<T>): Promise<T> {
+  const promise = query.then((x) => x);
+  promise.catch(() => {});
+  return promise;
+}
+
 export async function runBackfill(channel: SyncChannel, opts: BackfillOptions = {}): Promise<BackfillResult> {
   validateChannel(channel);
   const started = Date.now();
@@ -141,61 +148,73 @@ async function backfillTable(
 
   const [{ n: total } = { n: 0 }] = await db.source(table).count<Array<{ n: number }>>('* as n');
   await startCheckpoint(db.target, channel.name, table, total);
+  const types = await columnArrayTypes(db.target, mapping.target.table);
   const runStarted = Date.now();
-  let lastKey = checkpoint?.lastKey ?? null;
   let batchesDone = checkpoint?.batchesDone ?? 0;
 
-  while (!opts.signal?.aborted) {
-    // Keys first, rows later under the row locks (see the contract above).
+  const readKeys = (after: string | null): Promise<string[]> => {
     const q = db.source(table).select(mapping.source.key).orderBy(mapping.source.key).limit(batchSize);
-    if (lastKey !== null) q.where(mapping.source.key, '>', lastKey);
-    const keys = ((await q) as Row[]).map((r) => keyOf(r, mapping.source.key));
-    const batchLastKey = keys.at(-1);
-    if (batchLastKey === undefined) {
-      await finishCheckpoint(db.target, channel.name, table);
-      result.finished = true;
-      break;
-    }
-    // A short batch is the last one: later rows are in the outbox, not ours to copy.
-    const finished = keys.length < batchSize;
-    const { inserted, poison } = await db.target.transaction(async (trx) => {
-      await markApplying(trx);
-      await lockRowKeys(trx, channel.name, mapping.target.table, keys);
-      const rows: Row[] = await db.source(table).select('*').whereRaw('?? = ANY(?)', [mapping.source.key, keys]);
-      const { mapped, poison } = mapBatch(mapping, rows);
-      const inserted = await insertMissing(trx, mapping, mapped);
-      await advanceCheckpoint(trx, channel.name, table, { lastKey: batchLastKey, rows: keys.length, finished });
-      return { inserted, poison };
-    });
-    for (const p of poison) {
-      await recordDeadLetter(db.source, channel.name, {
-        table,
-        key: p.key,
-        outboxId: null,
-        reason: p.message,
-        attempts: 1,
+    if (after !== null) q.where(mapping.source.key, '>', after);
+    return runNow((q as Promise<Row[]>).then((rows) => rows.map((r) => keyOf(r, mapping.source.key))));
+  };
+  const readRows = (keys: string[]): Promise<Row[]> =>
+    runNow(db.source(table).select('*').whereRaw('?? = ANY(?)', [mapping.source.key, keys]) as Promise<Row[]>);
+
+  // Keys first, rows later under the row locks (see the contract above).
+  let nextKeys = readKeys(checkpoint?.lastKey ?? null);
+  try {
+    while (!opts.signal?.aborted) {
+      const keys = await nextKeys;
+      const batchLastKey = keys.at(-1);
+      if (batchLastKey === undefined) {
+        await finishCheckpoint(db.target, channel.name, table);
+        result.finished = true;
+        break;
+      }
+      // A short batch is the last one: later rows are in the outbox, not ours to copy.
+      const finished = keys.length < batchSize;
+      // The next batch's keys are read (without locks, as always) while this batch is written.
+      nextKeys = finished ? Promise.resolve([]) : readKeys(batchLastKey);
+      const { inserted, poison } = await db.target.transaction(async (trx) => {
+        await markApplying(trx);
+        await lockRowKeys(trx, channel.name, mapping.target.table, keys);
+        const { mapped, poison } = mapBatch(mapping, await readRows(keys));
+        const inserted = await insertMissing(trx, mapping, types, mapped);
+        await advanceCheckpoint(trx, channel.name, table, { lastKey: batchLastKey, rows: keys.length, finished });
+        return { inserted, poison };
       });
+      for (const p of poison) {
+        await recordDeadLetter(db.source, channel.name, {
+          table,
+          key: p.key,
+          outboxId: null,
+          reason: p.message,
+          attempts: 1,
+        });
+      }
+      batchesDone++;
+      result.rows += keys.length;
+      result.inserted += inserted;
+      result.poison += poison.length;
+      result.batches++;
+      result.totalRows += keys.length;
+      const rate = rateOf(result.rows, Date.now() - runStarted, total - result.totalRows);
+      opts.onProgress?.({
+        channel: channel.name,
+        table,
+        done: result.totalRows,
+        total: Math.max(total, result.totalRows),
+        batches: batchesDone,
+        ...rate,
+      });
+      if (finished) {
+        result.finished = true;
+        break;
+      }
     }
-    lastKey = batchLastKey;
-    batchesDone++;
-    result.rows += keys.length;
-    result.inserted += inserted;
-    result.poison += poison.length;
-    result.batches++;
-    result.totalRows += keys.length;
-    const rate = rateOf(result.rows, Date.now() - runStarted, total - result.totalRows);
-    opts.onProgress?.({
-      channel: channel.name,
-      table,
-      done: result.totalRows,
-      total: Math.max(total, result.totalRows),
-      batches: batchesDone,
-      ...rate,
-    });
-    if (finished) {
-      result.finished = true;
-      break;
-    }
+  } finally {
+    // A stop or a failure leaves the prefetched keys unread; let the query finish before the pool closes.
+    await nextKeys.catch(() => {});
   }
   return result;
 }
@@ -214,11 +233,70 @@ function mapBatch(mapping: SyncMapping, rows: readonly Row[]): { mapped: Row[]; 
   return { mapped, poison };
 }
 
-/** INSERT ... ON CONFLICT DO NOTHING, in statements under the parameter limit; returns rows inserted. */
-async function insertMissing(trx: Knex.Transaction, mapping: SyncMapping, rows: readonly Row[]): Promise<number> {
+/**
+ * How each target column can travel as one array parameter of `unnest`: its
+ * type without modifiers (so `varchar(320)` is checked on assignment, as a
+ * plain INSERT checks it, instead of being cut by a cast). Columns whose values
+ * cannot be written as one array element are left out: array types (unnest
+ * would flatten them), types whose array delimiter is not a comma (box), and
+ * generated columns (never written).
+ */
+type ColumnArrayTypes = ReadonlyMap<string, string>;
+
+async function columnArrayTypes(knex: Knex, table: string): Promise<ColumnArrayTypes> {
+  const { rows } = await knex.raw<{ rows: Array<{ name: string; type: string }> }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+        AND t.typarray <> 0 AND t.typcategory <> 'A' AND t.typdelim = ','`,
+    [table],
+  );
+  // A type name knex would read as a placeholder cannot be inlined; such a column takes the VALUES path.
+  return new Map(rows.filter((r) => !r.type.includes('?')).map((r) => [r.name, r.type]));
+}
+
+/**
+ * INSERT ... ON CONFLICT DO NOTHING; returns rows inserted. The batch goes as
+ * one array per column through `unnest`: one short statement whatever the
+ * batch size, which Postgres parses and plans in no time, where a multi-row
+ * VALUES list with a parameter per value costs more to build, send, parse and
+ * plan than the insert itself. Rows that unnest cannot carry exactly (a
+ * column it cannot type, a missing or undefined value, which a VALUES insert
+ * turns into the column's DEFAULT, an array value) take the VALUES path, in
+ * statements under the parameter limit.
+ */
+async function insertMissing(
+  trx: Knex.Transaction,
+  mapping: SyncMapping,
+  types: ColumnArrayTypes,
+  rows: readonly Row[],
+): Promise<number> {
   const first = rows[0];
   if (!first) return 0;
-  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, Object.keys(first).length)));
+  const columns = Object.keys(first);
+  const arrays = columns.map(() => new Array<unknown>(rows.length));
+  let unnestable = columns.every((c) => types.has(c));
+  for (let r = 0; unnestable && r < rows.length; r++) {
+    const row = rows[r] as Row;
+    if (Object.keys(row).length !== columns.length) unnestable = false;
+    for (let c = 0; unnestable && c < columns.length; c++) {
+      const value = row[columns[c] as string];
+      if (value === undefined || Array.isArray(value)) unnestable = false;
+      else (arrays[c] as unknown[])[r] = value;
+    }
+  }
+  if (unnestable) {
+    const result = await trx.raw<{ rowCount: number | null }>(
+      `insert into ?? (${columns.map(() => '??').join(', ')})
+       select * from unnest(${columns.map((c) => `?::${types.get(c)}[]`).join(', ')})
+       on conflict (??) do nothing`,
+      // Each array is one parameter: pg sends it as an array literal, typed by the cast.
+      [mapping.target.table, ...columns, ...(arrays as Knex.RawBinding[]), mapping.target.key],
+    );
+    // For an INSERT, the rows it inserted; those skipped by ON CONFLICT are not counted.
+    return result.rowCount ?? 0;
+  }
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, columns.length)));
   let inserted = 0;
   for (let i = 0; i < rows.length; i += perStatement) {
     const done: unknown[] = await trx(mapping.target.table)

@@ -1,5 +1,11 @@
 import type { Knex } from '@strangler/foundation';
-import { captureFunctionName, notifyChannelName, type SyncChannel, validateChannel } from './channel.ts';
+import {
+  captureFunctionName,
+  notifyChannelName,
+  relayAwakeSequenceName,
+  type SyncChannel,
+  validateChannel,
+} from './channel.ts';
 import { SyncConfigError } from './errors.ts';
 
 /**
@@ -14,7 +20,11 @@ import { SyncConfigError } from './errors.ts';
  *   row (read-through), which is what makes apply idempotent and order-insensitive.
  * - Writes made with `strangler.applying = 'on'` (set locally by the applier and
  *   the backfill) are not captured, so forward and reverse never echo.
- * - Each commit rings `NOTIFY strangler_outbox_<channel>`; the relay listens.
+ * - A commit rings `NOTIFY strangler_outbox_<channel>` unless a relay is awake
+ *   and polling (the sequence `strangler_relay_awake_<channel>` says so): the
+ *   relay listens while it sleeps. Postgres commits notifying transactions one
+ *   at a time, each with its WAL flush, so a NOTIFY per write would cap the
+ *   monolith's writes at one commit per flush (see relay.ts for the handshake).
  * - install and remove are idempotent and run in one transaction each.
  *
  * Tables created in the source database (shared by every channel there):
@@ -24,6 +34,10 @@ import { SyncConfigError } from './errors.ts';
 
 export const OUTBOX_TABLE = 'strangler_outbox';
 export const DEAD_LETTERS_TABLE = 'strangler_dead_letters';
+
+/** The value of the channel's awake sequence while a relay polls; any other value means "NOTIFY". */
+export const RELAY_AWAKE = 2;
+export const RELAY_ASLEEP = 1;
 
 /** Installing a trigger takes a lock that queues behind long transactions and blocks writers behind it. */
 const DDL_LOCK_TIMEOUT = '5s';
@@ -91,8 +105,11 @@ function triggerFunctionSql(channel: SyncChannel): string {
         END IF;
         INSERT INTO ${OUTBOX_TABLE} (channel, table_name, row_key, op) VALUES ('${channel.name}', TG_TABLE_NAME, new_key, 'U');
       END IF;
+      -- Only a sleeping relay needs the bell (relay.ts). The sequence is read outside MVCC: its latest value.
       -- Identical notifications in one transaction are delivered once, at commit.
-      PERFORM pg_notify('${notifyChannelName(channel)}', '');
+      IF (SELECT last_value FROM ${relayAwakeSequenceName(channel)}) <> ${RELAY_AWAKE} THEN
+        PERFORM pg_notify('${notifyChannelName(channel)}', '');
+      END IF;
       RETURN NULL;
     END
     $body$`;
@@ -122,6 +139,10 @@ export async function installCapture(knex: Knex, channel: SyncChannel): Promise<
   await knex.transaction(async (trx) => {
     await lockCaptureDdl(trx);
     await ensureCaptureTables(trx);
+    // Starts "asleep": writers ring until a relay says it is awake.
+    await trx.raw(
+      `CREATE SEQUENCE IF NOT EXISTS ${relayAwakeSequenceName(channel)} MINVALUE ${RELAY_ASLEEP} MAXVALUE ${RELAY_AWAKE} START ${RELAY_ASLEEP} NO CYCLE`,
+    );
     await trx.raw(triggerFunctionSql(channel));
     for (const m of channel.mappings) {
       if (!(await tableExists(trx, m.source.table))) {
@@ -154,6 +175,7 @@ export async function removeCapture(knex: Knex, channel: SyncChannel, opts: Remo
       if (await tableExists(trx, m.source.table)) await trx.raw(`DROP TRIGGER IF EXISTS ${fn} ON ${m.source.table}`);
     }
     await trx.raw(`DROP FUNCTION IF EXISTS ${fn}()`);
+    await trx.raw(`DROP SEQUENCE IF EXISTS ${relayAwakeSequenceName(channel)}`);
     if (!opts.dropOutbox || !(await tableExists(trx, OUTBOX_TABLE))) return;
     await trx(OUTBOX_TABLE).where({ channel: channel.name }).delete();
     await trx(DEAD_LETTERS_TABLE).where({ channel: channel.name }).delete();

@@ -100,6 +100,15 @@ export function captureFunctionName(channel: Pick<SyncChannel, 'name'>): string 
   return `strangler_capture_${channelIdentifier(channel)}`;
 }
 
+/**
+ * A one-value sequence in the source database: 2 while a relay of this channel
+ * is awake and polling (the trigger then does not NOTIFY), 1 otherwise. A
+ * sequence because it is read and set outside any transaction (relay.ts).
+ */
+export function relayAwakeSequenceName(channel: Pick<SyncChannel, 'name'>): string {
+  return `strangler_relay_awake_${channelIdentifier(channel)}`;
+}
+
 /** The LISTEN/NOTIFY channel the capture trigger rings and the relay listens on. */
 export function notifyChannelName(channel: Pick<SyncChannel, 'name'>): string {
   return `strangler_outbox_${channelIdentifier(channel)}`;

@@ -47,6 +47,12 @@ export async function claimUnrelayed(trx: Knex.Transaction, channel: string, lim
   return rows.map(toEntry);
 }
 
+/** Whether the channel has unrelayed rows: one cheap look (the partial index), no transaction, no locks. */
+export async function hasUnrelayed(knex: Knex, channel: string): Promise<boolean> {
+  const row = await knex(OUTBOX_TABLE).select(knex.raw('1')).where({ channel }).whereNull('relayed_at').first();
+  return row !== undefined;
+}
+
 export async function markRelayed(trx: Knex.Transaction, ids: readonly number[]): Promise<void> {
   await trx(OUTBOX_TABLE)
     .whereIn('id', ids)
@@ -56,6 +62,15 @@ export async function markRelayed(trx: Knex.Transaction, ids: readonly number[])
 export async function markApplied(source: Knex, outboxId: number): Promise<void> {
   await source(OUTBOX_TABLE)
     .where({ id: outboxId })
+    .whereNull('applied_at')
+    .update({ applied_at: source.raw('clock_timestamp()') });
+}
+
+/** `markApplied` for several rows in one statement (the apply worker's group commit). */
+export async function markAppliedMany(source: Knex, outboxIds: readonly number[]): Promise<void> {
+  if (outboxIds.length === 0) return;
+  await source(OUTBOX_TABLE)
+    .whereIn('id', outboxIds)
     .whereNull('applied_at')
     .update({ applied_at: source.raw('clock_timestamp()') });
 }

@@ -1,8 +1,9 @@
 import { createKnex, type Knex, type Redis } from '@strangler/foundation';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
-import { jobIdOf, notifyChannelName, type SyncChannel, validateChannel } from './channel.ts';
-import { claimUnrelayed, markRelayed, relayedUnapplied, unmarkRelayed } from './outbox.ts';
+import { RELAY_ASLEEP, RELAY_AWAKE } from './capture.ts';
+import { jobIdOf, notifyChannelName, relayAwakeSequenceName, type SyncChannel, validateChannel } from './channel.ts';
+import { claimUnrelayed, hasUnrelayed, markRelayed, relayedUnapplied, unmarkRelayed } from './outbox.ts';
 import { type ApplyJobData, type ApplyJobOptions, bullJobOptions, openSyncQueue, producerRedis } from './queue.ts';
 
 /**
@@ -17,6 +18,14 @@ import { type ApplyJobData, type ApplyJobOptions, bullJobOptions, openSyncQueue,
  * - Wakes on `NOTIFY strangler_outbox_<channel>` from a dedicated connection,
  *   polls every `pollIntervalMs` as a fallback, and reconnects that connection
  *   when it drops. Stopping and starting at any point loses nothing.
+ * - While changes flow it stays awake, polls every `awakePollMs`, and tells the
+ *   capture trigger so (`strangler_relay_awake_<channel>`), which then skips
+ *   its NOTIFY: Postgres commits notifying transactions one at a time, WAL
+ *   flush included, so a NOTIFY per write caps the monolith's write rate.
+ *   Before sleeping again it waits out the transactions that may have skipped
+ *   their NOTIFY (#fallAsleep). Several relays share one flag; a relay that
+ *   dies awake leaves it set until another relay sleeps (it starts by sleeping),
+ *   and meanwhile sleeping relays see changes at their next poll.
  * - The outbox is the source of truth: `requeueUnapplied` (also run every
  *   `sweepIntervalMs`) re-relays rows that were relayed but whose job Redis no
  *   longer has (a Redis restart or flush), so nothing waits forever.
@@ -27,6 +36,13 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** The polling fallback when no notification arrives. */
   pollIntervalMs?: number;
+  /**
+   * While changes flow the relay is awake: it polls every `awakePollMs` and the
+   * capture trigger does not NOTIFY (each NOTIFY serialises the writers'
+   * commits). It goes back to sleeping on LISTEN after `lingerMs` without a change.
+   */
+  awakePollMs?: number;
+  lingerMs?: number;
   /** How often the relay runs `requeueUnapplied` itself; 0 turns it off. */
   sweepIntervalMs?: number;
   /** A relayed row younger than this is never requeued by the sweep. */
@@ -86,6 +102,8 @@ export class OutboxRelay {
   readonly channel: SyncChannel;
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
+  readonly #awakePollMs: number;
+  readonly #lingerMs: number;
   readonly #sweepIntervalMs: number;
   readonly #requeueAfterMs: number;
   readonly #jobOptions: ReturnType<typeof bullJobOptions>;
@@ -107,6 +125,8 @@ export class OutboxRelay {
     this.channel = validateChannel(channel);
     this.#batchSize = opts.batchSize ?? 500;
     this.#pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.#awakePollMs = opts.awakePollMs ?? 10;
+    this.#lingerMs = opts.lingerMs ?? 1_000;
     this.#sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
     this.#requeueAfterMs = opts.requeueAfterMs ?? 30_000;
     this.#jobOptions = bullJobOptions(opts.jobOptions);
@@ -209,21 +229,90 @@ export class OutboxRelay {
   }
 
   async #run(): Promise<void> {
+    // Starts as if awake and idle: it goes to sleep first, which also resets a flag a crashed relay left "awake".
+    let awake = true;
+    let lastActivity = 0;
+    let foundNothing = false;
     while (!this.#stopping) {
-      let relayed = 0;
       try {
         if (this.#sweepIntervalMs > 0 && Date.now() - this.#lastSweep >= this.#sweepIntervalMs) {
           this.#lastSweep = Date.now();
           await this.requeueUnapplied();
         }
-        relayed = await this.relayOnce();
+        // Polling after an empty round, it looks first (one query) rather than open a claiming transaction (three).
+        const relayed: number = foundNothing && !(await this.#hasWork()) ? 0 : await this.relayOnce();
+        foundNothing = relayed === 0;
+        if (relayed > 0) {
+          lastActivity = Date.now();
+          if (!awake) await this.#setAwake(true);
+          awake = true;
+        }
+        // A full batch means there is probably more: go again without waiting.
+        if (relayed >= this.#batchSize || this.#stopping) continue;
+        if (awake && Date.now() - lastActivity < this.#lingerMs) {
+          await this.#bell.wait(this.#awakePollMs);
+          continue;
+        }
+        if (awake) {
+          if (!(await this.#fallAsleep())) {
+            lastActivity = Date.now();
+            continue;
+          }
+          awake = false;
+        }
       } catch (err) {
         this.#onError(err);
         await this.#bell.wait(ERROR_BACKOFF_MS);
         continue;
       }
-      // A full batch means there is probably more: go again without waiting.
-      if (relayed < this.#batchSize && !this.#stopping) await this.#bell.wait(this.#pollIntervalMs);
+      if (!this.#stopping) await this.#bell.wait(this.#pollIntervalMs);
+    }
+    await this.#setAwake(false).catch(() => {});
+  }
+
+  /**
+   * Awake, the relay polls every `awakePollMs` and writers skip the NOTIFY
+   * (capture.ts). Before it sleeps on LISTEN it says so, then waits until every
+   * transaction that was running at that moment has ended, relaying what they
+   * commit: a writer that read "awake" and skipped its NOTIFY was one of them,
+   * so its change is relayed here and not left for the poll. Returns false
+   * (still awake) when changes kept coming.
+   */
+  async #fallAsleep(): Promise<boolean> {
+    await this.#setAwake(false);
+    const { rows } = await this.#knex.raw<{ rows: Array<{ horizon: string }> }>(
+      'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS horizon',
+    );
+    const horizon = rows[0]?.horizon ?? '0';
+    while (!this.#stopping) {
+      // Whether they have all ended is asked before looking for work, so the last look sees all they committed.
+      const { rows: ended } = await this.#knex.raw<{ rows: Array<{ done: boolean }> }>(
+        'SELECT pg_snapshot_xmin(pg_current_snapshot()) >= ?::xid8 AS done',
+        [horizon],
+      );
+      if ((await this.#hasWork()) && (await this.relayOnce()) > 0) {
+        await this.#setAwake(true);
+        return false;
+      }
+      if (ended[0]?.done) return true;
+      await this.#bell.wait(this.#awakePollMs);
+    }
+    return true;
+  }
+
+  #hasWork(): Promise<boolean> {
+    return hasUnrelayed(this.#knex, this.channel.name);
+  }
+
+  async #setAwake(awake: boolean): Promise<void> {
+    try {
+      await this.#knex.raw('SELECT setval(?::regclass, ?, true)', [
+        relayAwakeSequenceName(this.channel),
+        awake ? RELAY_AWAKE : RELAY_ASLEEP,
+      ]);
+    } catch (err) {
+      // Capture not installed (yet, or any more): no trigger reads the flag.
+      if ((err as { code?: string }).code !== '42P01') throw err;
     }
   }
 
