@@ -25,7 +25,7 @@ the jobs in progress; nothing is lost, the outbox keeps the rest.
 Run as many as you like: relays share the outbox, workers share the queue.
 
 Options:
-  --concurrency <n>   jobs applied in parallel (default 4)
+  --concurrency <n>   apply transactions in parallel, each taking up to 16 jobs (default 4)
   -h, --help          show this help
 
 Environment: DATABASE_URL, USERS_DATABASE_URL, REDIS_URL, SYNC_QUEUE_PREFIX,

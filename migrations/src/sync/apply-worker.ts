@@ -43,6 +43,15 @@ export interface ApplyWorkerOptions {
   concurrency?: number;
   /** Jobs one apply transaction takes at most (default 16); 1 applies every job in a transaction of its own. */
   batchSize?: number;
+  /**
+   * How long a job stays locked to this worker without a renewal (renewed
+   * every half of it while the job runs), and how often stalled jobs are
+   * looked for. A worker that dies leaves its jobs locked until both have
+   * passed, twice: BullMQ's defaults (30 s each) made that about a minute;
+   * apply transactions last milliseconds, so the defaults here are shorter.
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   /** Errors outside any one job (Redis connection, worker internals). */
   onError?: (err: unknown) => void;
 }
@@ -98,6 +107,8 @@ export class ApplyWorker {
       prefix: queuePrefixOf(channel),
       // Enough jobs in hand to fill every transaction's batch.
       concurrency: concurrency * this.#batchSize,
+      lockDuration: opts.lockDurationMs ?? 10_000,
+      stalledInterval: opts.stalledIntervalMs ?? 5_000,
       autorun: false,
     });
     this.#worker.on('error', (err) => this.#onError(err));

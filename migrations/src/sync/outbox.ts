@@ -100,9 +100,15 @@ export async function relayedUnapplied(
 }
 
 /** Hands rows back to the relay; it re-adds them under the same job ids. */
-export async function unmarkRelayed(source: Knex, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await source(OUTBOX_TABLE).whereIn('id', ids).whereNull('applied_at').update({ relayed_at: null });
+/** Marks rows as not relayed, unless applied meanwhile; returns the ids it changed. */
+export async function unmarkRelayed(source: Knex, ids: readonly number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows: Array<{ id: number }> = await source(OUTBOX_TABLE)
+    .whereIn('id', ids)
+    .whereNull('applied_at')
+    .update({ relayed_at: null })
+    .returning('id');
+  return rows.map((r) => Number(r.id));
 }
 
 export interface CaptureLag {

@@ -120,6 +120,7 @@ export class OutboxRelay {
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #lastSweep = Date.now();
+  #requeueNow = false;
 
   constructor(channel: SyncChannel, opts: OutboxRelayOptions = {}) {
     this.channel = validateChannel(channel);
@@ -140,6 +141,18 @@ export class OutboxRelay {
     this.#redis = producerRedis(channel, 'relay');
     this.#queue = openSyncQueue(channel, this.#redis);
     this.#queue.on('error', (err) => this.#onError(err));
+    // Back from a lost connection, Redis may have restarted empty: the jobs it
+    // held are gone. Look at once instead of at the next sweep.
+    let lost = false;
+    this.#redis.on('close', () => {
+      lost = true;
+    });
+    this.#redis.on('ready', () => {
+      if (!lost || this.#stopping) return;
+      lost = false;
+      this.#requeueNow = true;
+      this.#bell.ring();
+    });
   }
 
   get stats(): Readonly<OutboxRelayStats> {
@@ -222,10 +235,11 @@ export class OutboxRelay {
         lost.push(c.id);
       }
     }
-    await unmarkRelayed(this.#knex, lost);
-    this.#stats.requeued += lost.length;
-    if (lost.length > 0) this.#bell.ring();
-    return lost.length;
+    // A row applied since it was looked at stays as it is, and is not counted.
+    const requeued = (await unmarkRelayed(this.#knex, lost)).length;
+    this.#stats.requeued += requeued;
+    if (requeued > 0) this.#bell.ring();
+    return requeued;
   }
 
   async #run(): Promise<void> {
@@ -235,6 +249,11 @@ export class OutboxRelay {
     let foundNothing = false;
     while (!this.#stopping) {
       try {
+        if (this.#requeueNow) {
+          this.#requeueNow = false;
+          // Nothing in flight is touched: only rows whose job Redis no longer holds.
+          await this.requeueUnapplied({ olderThanMs: 0 });
+        }
         if (this.#sweepIntervalMs > 0 && Date.now() - this.#lastSweep >= this.#sweepIntervalMs) {
           this.#lastSweep = Date.now();
           await this.requeueUnapplied();

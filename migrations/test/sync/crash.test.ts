@@ -285,17 +285,15 @@ describe.concurrent('the sync engine under SIGKILL', () => {
     const writer = writerOf(fx, 11, 'apply-w', ids);
 
     // Why the killed worker's jobs come back, and what does not bring them back:
-    // - BullMQ moved each job it handed the worker to `active` under a lock (lockDuration 30 s,
-    //   renewed every 15 s by the worker). After the SIGKILL nobody renews the locks, and the
-    //   jobs stay `active` with nobody working on them: up to concurrency × batchSize (64) of them.
-    // - BullMQ's stalled-job check, run by the live workers every stalledInterval (30 s) and at
-    //   most once per 30 s per queue, marks the jobs it finds active, and at the next check moves
-    //   those whose lock has expired back to `wait` (stalledCounter 1; a second stall would fail
-    //   the job, and the sweep would then requeue its row). The dead worker had checked when it
-    //   started, which holds the new worker's first check off, so the jobs are marked at the new
-    //   worker's second check and moved at its third: about 60 s after the kill (30 to 60 s when
-    //   other workers are running). ApplyWorker exposes neither lockDuration nor stalledInterval,
-    //   so this test cannot be shorter.
+    // - BullMQ moved each job it handed the worker to `active` under a lock (ApplyWorker's
+    //   lockDurationMs, 10 s, renewed every 5 s while a job runs). After the SIGKILL nobody renews
+    //   the locks, and the jobs stay `active` with nobody working on them: up to concurrency ×
+    //   batchSize (64) of them.
+    // - BullMQ's stalled-job check, run by the live workers every stalledIntervalMs (5 s), marks
+    //   the jobs it finds active, and at a later check moves those whose lock has expired back to
+    //   `wait` (stalledCounter 1; a second stall would fail the job, and the sweep would then
+    //   requeue its row): some 10 to 20 s after the kill. With BullMQ's own defaults (30 s each)
+    //   it was about a minute, which is why ApplyWorker sets shorter ones.
     // - The relay's sweep (requeueUnapplied) does not help: it skips rows whose job is in flight,
     //   `active` included. It runs every second here all the same, and the orphans still come
     //   back through BullMQ, which their stalledCounter shows.
@@ -458,7 +456,7 @@ describe.concurrent('the sync engine under SIGKILL', () => {
     );
   });
 
-  it('Redis killed and started again empty while changes flow: the outbox keeps them, the relay’s sweep re-relays what Redis lost', {
+  it('Redis killed and started again empty while changes flow: the outbox keeps them, the relay re-relays what Redis lost', {
     timeout: 90_000,
   }, async ({ expect, onTestFailed }) => {
     const started = printLogsOnFailure(onTestFailed);
@@ -485,11 +483,11 @@ describe.concurrent('the sync engine under SIGKILL', () => {
     //   fails with "Missing key for job ..." (two onError reports per job, harmless). New jobs
     //   are taken at once.
     // - The jobs Redis held and no worker had taken are gone, their rows relayed but unapplied.
-    //   Only the relay's sweep brings them back (no restart, no manual requeueUnapplied): it
-    //   requeues rows relayed at least requeueAfterMs ago whose job Redis no longer knows. With
-    //   the defaults (sweep every 30 s, rows relayed 30 s ago) that is 30 to 60 s after the
-    //   crash (56 s measured); here the sweep runs every second for rows relayed 3 s ago.
-    const relay = { pollIntervalMs: 200, sweepIntervalMs: 1_000, requeueAfterMs: 3_000 };
+    //   The relay notices its connection came back and requeues at once every row whose job
+    //   Redis no longer knows (no restart, no manual requeueUnapplied). The periodic sweep is
+    //   left at its defaults (every 30 s, rows relayed 30 s ago), so it is the reconnect that
+    //   brings them back within the test's time.
+    const relay = { pollIntervalMs: 200 };
     const sync = new Child('redis-sync', 'sync', childConfig(channel, 'copy_users', { relay }));
     started.push(sync);
     await sync.until('applied some of the backlog', () => sync.stats().applied >= 200);
@@ -530,7 +528,7 @@ describe.concurrent('the sync engine under SIGKILL', () => {
     await waitForQuiescence(channel, 60_000);
     const drainedMs = Date.now() - upAt;
     await after.close();
-    // What Redis lost (jobs waiting when it died, relayed rows not yet applied) came back through the sweep.
+    // What Redis lost (jobs waiting when it died, relayed rows not yet applied) came back through the relay's requeue.
     expect(sync.stats().requeued).toBeGreaterThan(0);
     const firstRequeue = sync.of('stats').find((e) => e.requeued > 0);
     const requeuedMs = (firstRequeue?.at ?? upAt) - upAt;
@@ -541,7 +539,7 @@ describe.concurrent('the sync engine under SIGKILL', () => {
       `[crash] Redis SIGKILLed with ${lost} jobs waiting; down ${seconds(upAt - downAt)}, during which the writer ` +
         `committed ${outage.ops} ops (${outage.lag.unrelayedRows} changes unrelayed, ${outage.relayErrors} relay errors ` +
         `reported); after the restart the relay relayed again in ${seconds(relayingMs)}, the worker completed a new ` +
-        `job in ${seconds(applyingMs)}, the sweep first requeued after ${seconds(requeuedMs)} ` +
+        `job in ${seconds(applyingMs)}, the relay first requeued after ${seconds(requeuedMs)} ` +
         `(${sync.stats().requeued} in all), all applied ${seconds(drainedMs)} after the restart; ` +
         `writer ${written.ops} ops; ${rows} rows, drift 0`,
     );

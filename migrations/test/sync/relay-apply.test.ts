@@ -254,8 +254,10 @@ describe('relay and apply', () => {
       await writer.stop();
 
       await waitFor('everything relayed', async () => (await captureLag(channel)).unrelayedRows === 0);
-      await waitFor('the surviving jobs applied', async () => (await queue.getWaitingCount()) === 0);
-      await sleep(200);
+      await waitFor(
+        'the surviving jobs applied',
+        async () => (await queue.getWaitingCount()) === 0 && (await queue.getActiveCount()) === 0,
+      );
       const stranded = await captureLag(channel);
       expect(stranded.unappliedRows).toBeGreaterThan(0);
 
