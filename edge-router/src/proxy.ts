@@ -264,16 +264,25 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
       });
   }
 
+  // The router's access log: one line per request, with the decision that routed it.
   app.addHook('onResponse', async (request, reply) => {
     if (!request.routeKey) return;
-    const target = reply.getHeader('x-strangler-target');
+    const header = reply.getHeader('x-strangler-target');
+    const target = typeof header === 'string' ? header : 'router';
     deps.metrics.requests.observe(
-      {
-        route: request.routeKey,
-        target: typeof target === 'string' ? target : 'router',
-        status: String(reply.statusCode),
-      },
+      { route: request.routeKey, target, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
+    );
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeKey,
+        status: reply.statusCode,
+        target,
+        reason: request.decision?.reason,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
     );
   });
 
