@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { writeBenchmarkSection } from '../../scripts/lib/benchmarks-doc.ts';
 
 /**
  * `pnpm bench:router`: the router against its limit and its peer, in one run.
@@ -50,7 +51,7 @@ const HELP = `Usage: pnpm bench:router [options]
   --no-write            print the tables without updating docs/benchmarks.md
 `;
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const _ROOT = resolve(import.meta.dirname, '../..');
 const BENCH = import.meta.dirname;
 
 interface Proc {
@@ -491,7 +492,7 @@ async function main(): Promise<void> {
     });
     console.log(`\n${table}`);
     if (!values['no-write']) {
-      writeSection(table);
+      writeBenchmarkSection('router', 'Edge router', table);
       console.log('docs/benchmarks.md updated.');
     }
   } finally {
@@ -555,26 +556,6 @@ function render(
     `Target, p99 added < 1 ms at ${run.rate} req/s: ${met ? 'met' : 'not met'} in this run (router: ${router.map((r) => `${r.method} ${ms(median(r.added))}`).join(', ')})${trusted ? '' : ", but with no quiet round this measures the machine's load more than the router"}.`,
   );
   return lines.join('\n');
-}
-
-const BEGIN = '<!-- bench:router:begin -->';
-const END = '<!-- bench:router:end -->';
-
-function writeSection(table: string): void {
-  const file = join(ROOT, 'docs/benchmarks.md');
-  let doc: string;
-  try {
-    doc = readFileSync(file, 'utf8');
-  } catch {
-    doc = '# Benchmarks\n\nEvery table here is written by the command named above it; do not edit them by hand.\n';
-  }
-  const section = `${BEGIN}\n${table}\n${END}`;
-  if (doc.includes(BEGIN) && doc.includes(END)) {
-    doc = doc.slice(0, doc.indexOf(BEGIN)) + section + doc.slice(doc.indexOf(END) + END.length);
-  } else {
-    doc += `\n## Edge router\n\n${section}\n`;
-  }
-  writeFileSync(file, doc);
 }
 
 await main();

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ import {
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { writeBenchmarkSection } from '../../scripts/lib/benchmarks-doc.ts';
 import { migrateLatest } from '../src/migrator.ts';
 import {
   DEAD_LETTERS_TABLE,
@@ -67,7 +68,6 @@ Environment:
   REDIS_URL      the Redis server, default redis://127.0.0.1:6379 (keys under bench-<pid>:, removed after)
 `;
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const BENCH = import.meta.dirname;
 const DB_PREFIX = 'strangler_bench_';
 /** Aborted by the first Ctrl-C / SIGTERM: the step in progress stops, then everything is cleaned up. */
@@ -679,26 +679,6 @@ function render(r: Report): string {
   return lines.join('\n');
 }
 
-const BEGIN = '<!-- bench:sync:begin -->';
-const END = '<!-- bench:sync:end -->';
-
-function writeSection(table: string): void {
-  const file = join(ROOT, 'docs/benchmarks.md');
-  let doc: string;
-  try {
-    doc = readFileSync(file, 'utf8');
-  } catch {
-    doc = '# Benchmarks\n\nEvery table here is written by the command named above it; do not edit them by hand.\n';
-  }
-  const section = `${BEGIN}\n${table}\n${END}`;
-  if (doc.includes(BEGIN) && doc.includes(END)) {
-    doc = doc.slice(0, doc.indexOf(BEGIN)) + section + doc.slice(doc.indexOf(END) + END.length);
-  } else {
-    doc += `\n## Sync engine\n\n${section}\n`;
-  }
-  writeFileSync(file, doc);
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(argv: string[]): Promise<number> {
@@ -812,7 +792,7 @@ async function main(argv: string[]): Promise<number> {
     });
     process.stdout.write(`\n${text}\n`);
     if (options.write) {
-      writeSection(text);
+      writeBenchmarkSection('sync', 'Sync engine', text);
       process.stdout.write('\ndocs/benchmarks.md updated.\n');
     }
     return 0;
