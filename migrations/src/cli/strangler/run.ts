@@ -57,6 +57,21 @@ function wholeNumber(textValue: string | undefined, what: string, min: number, m
 /** Who made a move: --actor, else $USER, else "cli". Resolved when the command runs (config is read then). */
 const actorOf = (values: Values) => (session: Session) => text(values, 'actor') ?? session.config.USER ?? 'cli';
 
+/** advance and rollback take the same arguments: a context, --force (with --reason), --actor. */
+function moveCommand(run: typeof advanceCommand): Command {
+  return {
+    positionals: ['<context>'],
+    options: { force: { type: 'boolean' }, ...reasonAndActor },
+    prepare: ([context], values) => {
+      const name = contextArg(context);
+      const force = values.force === true;
+      const reason = text(values, 'reason');
+      if (force && reason === null) throw new UsageError('--force needs --reason "...": the override is recorded');
+      return (session, io) => run(session, { context: name, force, reason, actor: actorOf(values)(session) }, io);
+    },
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
   status: {
     positionals: ['[context]'],
@@ -66,30 +81,8 @@ const COMMANDS: Record<string, Command> = {
       return (session, io) => statusCommand(session, { context: only, json: values.json === true }, io.out);
     },
   },
-  advance: {
-    positionals: ['<context>'],
-    options: { force: { type: 'boolean' }, ...reasonAndActor },
-    prepare: ([context], values) => {
-      const name = contextArg(context);
-      const force = values.force === true;
-      const reason = text(values, 'reason');
-      if (force && reason === null) throw new UsageError('--force needs --reason "...": the override is recorded');
-      return (session, io) =>
-        advanceCommand(session, { context: name, force, reason, actor: actorOf(values)(session) }, io);
-    },
-  },
-  rollback: {
-    positionals: ['<context>'],
-    options: { force: { type: 'boolean' }, ...reasonAndActor },
-    prepare: ([context], values) => {
-      const name = contextArg(context);
-      const force = values.force === true;
-      const reason = text(values, 'reason');
-      if (force && reason === null) throw new UsageError('--force needs --reason "...": the override is recorded');
-      return (session, io) =>
-        rollbackCommand(session, { context: name, force, reason, actor: actorOf(values)(session) }, io);
-    },
-  },
+  advance: moveCommand(advanceCommand),
+  rollback: moveCommand(rollbackCommand),
   canary: {
     positionals: ['<context>', '<percent>'],
     options: reasonAndActor,
