@@ -370,8 +370,8 @@ async function copyLimit(
 
 async function backfill(channel: SyncChannel, target: Knex, rows: number, signal: AbortSignal): Promise<Throughput> {
   await target.raw('CHECKPOINT');
-  // As the CLI's session opens them: a pool of 3 on each side.
-  const db = openSyncDatabases(channel, { poolMax: 3, applicationName: 'strangler-bench-backfill' });
+  // As the CLI's session opens them: a pool of 6 on each side.
+  const db = openSyncDatabases(channel, { poolMax: 6, applicationName: 'strangler-bench-backfill' });
   try {
     const result = await runBackfill(channel, {
       db,

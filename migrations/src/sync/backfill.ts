@@ -57,6 +57,11 @@ export interface BackfillProgress {
 
 export interface BackfillOptions {
   batchSize?: number;
+  /**
+   * Batches written at once, each in its own transaction (default 4). Takes
+   * that many connections on each side, plus one on the source for the keys.
+   */
+  concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (p: BackfillProgress) => void;
   /** Forget the checkpoints and copy from the start. */
@@ -93,6 +98,8 @@ export interface BackfillResult {
   ms: number;
 }
 
+const DEFAULT_CONCURRENCY = 4;
+
 /** Postgres takes at most 65535 parameters per statement. */
 const MAX_PARAMS = 60_000;
 
@@ -106,7 +113,8 @@ function runNow<T>(query: Promise<T>): Promise<T> {
 export async function runBackfill(channel: SyncChannel, opts: BackfillOptions = {}): Promise<BackfillResult> {
   validateChannel(channel);
   const started = Date.now();
-  return withSyncDatabases(channel, opts.db, async (db) => {
+  const poolMax = (opts.concurrency ?? DEFAULT_CONCURRENCY) + 1;
+  return withSyncDatabases(channel, opts.db, { poolMax }, async (db) => {
     if (opts.requireCapture !== false && !(await isCaptureInstalled(db.source, channel))) {
       throw new SyncConfigError(
         `channel "${channel.name}": install capture before the backfill, or changes made during it are lost`,
@@ -161,62 +169,148 @@ async function backfillTable(
     runNow(db.source(table).select('*').whereRaw('?? = ANY(?)', [mapping.source.key, keys]) as Promise<Row[]>);
 
   // Keys first, rows later under the row locks (see the contract above).
+  // Up to `concurrency` batches are written at once, each in its own
+  // transaction; the keys are read one batch ahead, in order.
+  const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+  const batches: InFlightBatch[] = [];
+  /** Index in `batches` of the first batch the checkpoint has not passed. */
+  let unpassed = 0;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+
+  /**
+   * Inside batch `index`'s transaction: when every earlier batch has
+   * committed, the checkpoint moves past them (those it has not passed yet),
+   * this batch, and the later ones that already committed. A batch that
+   * commits while an earlier one is still open leaves the checkpoint alone, so
+   * a resume never skips rows that did not commit; at worst it copies again
+   * (idempotently) batches that did.
+   */
+  const passCheckpoint = async (trx: Knex.Transaction, index: number): Promise<number> => {
+    if (!batches.slice(unpassed, index).every((b) => b.committed)) return unpassed;
+    let last = index;
+    while (batches[last + 1]?.committed === true) last++;
+    const passed = batches.slice(unpassed, last + 1);
+    const tail = passed.at(-1);
+    if (!tail) return unpassed;
+    await advanceCheckpoint(trx, channel.name, table, {
+      lastKey: tail.lastKey,
+      rows: passed.reduce((n, x) => n + x.keys, 0),
+      finished: tail.finished,
+      batches: passed.length,
+    });
+    return last + 1;
+  };
+  /** Index of the first batch not committed yet (the number of batches when all have). */
+  const firstOpen = (): number => {
+    let i = unpassed;
+    while (batches[i]?.committed === true) i++;
+    return i;
+  };
+
+  const writeBatch = async (index: number, keys: string[]): Promise<void> => {
+    const batch = batches[index] as InFlightBatch;
+    let passedTo = unpassed;
+    const { inserted, poison } = await db.target.transaction(async (trx) => {
+      await markApplying(trx);
+      await lockRowKeys(trx, channel.name, mapping.target.table, keys);
+      const { mapped, poison } = mapBatch(mapping, await readRows(keys));
+      const inserted = await insertMissing(trx, mapping, types, mapped);
+      passedTo = await passCheckpoint(trx, index);
+      return { inserted, poison };
+    });
+    batch.committed = true;
+    if (passedTo > unpassed) unpassed = passedTo;
+    for (const p of poison) {
+      await recordDeadLetter(db.source, channel.name, {
+        table,
+        key: p.key,
+        outboxId: null,
+        reason: p.message,
+        attempts: 1,
+      });
+    }
+    batchesDone++;
+    result.rows += keys.length;
+    result.inserted += inserted;
+    result.poison += poison.length;
+    result.batches++;
+    result.totalRows += keys.length;
+    const rate = rateOf(result.rows, Date.now() - runStarted, total - result.totalRows);
+    opts.onProgress?.({
+      channel: channel.name,
+      table,
+      done: result.totalRows,
+      total: Math.max(total, result.totalRows),
+      batches: batchesDone,
+      ...rate,
+    });
+  };
+
   let nextKeys = readKeys(checkpoint?.lastKey ?? null);
+  let scanned = false;
   try {
-    while (!opts.signal?.aborted) {
+    while (!opts.signal?.aborted && failure === null) {
       const keys = await nextKeys;
       const batchLastKey = keys.at(-1);
       if (batchLastKey === undefined) {
-        await finishCheckpoint(db.target, channel.name, table);
-        result.finished = true;
+        scanned = true;
         break;
       }
       // A short batch is the last one: later rows are in the outbox, not ours to copy.
       const finished = keys.length < batchSize;
       // The next batch's keys are read (without locks, as always) while this batch is written.
       nextKeys = finished ? Promise.resolve([]) : readKeys(batchLastKey);
-      const { inserted, poison } = await db.target.transaction(async (trx) => {
-        await markApplying(trx);
-        await lockRowKeys(trx, channel.name, mapping.target.table, keys);
-        const { mapped, poison } = mapBatch(mapping, await readRows(keys));
-        const inserted = await insertMissing(trx, mapping, types, mapped);
-        await advanceCheckpoint(trx, channel.name, table, { lastKey: batchLastKey, rows: keys.length, finished });
-        return { inserted, poison };
-      });
-      for (const p of poison) {
-        await recordDeadLetter(db.source, channel.name, {
-          table,
-          key: p.key,
-          outboxId: null,
-          reason: p.message,
-          attempts: 1,
-        });
+      batches.push({ lastKey: batchLastKey, keys: keys.length, finished, committed: false });
+      const task: Promise<void> = writeBatch(batches.length - 1, keys).then(
+        () => {
+          inFlight.delete(task);
+        },
+        (err: unknown) => {
+          inFlight.delete(task);
+          failure ??= err;
+        },
+      );
+      inFlight.add(task);
+      // At most `concurrency` batches open, counted from the first that has not
+      // committed: one slow batch holds the next ones back instead of letting
+      // the checkpoint fall far behind what was copied.
+      while (
+        failure === null &&
+        inFlight.size > 0 &&
+        (inFlight.size >= concurrency || batches.length - firstOpen() >= concurrency)
+      ) {
+        await Promise.race(inFlight);
       }
-      batchesDone++;
-      result.rows += keys.length;
-      result.inserted += inserted;
-      result.poison += poison.length;
-      result.batches++;
-      result.totalRows += keys.length;
-      const rate = rateOf(result.rows, Date.now() - runStarted, total - result.totalRows);
-      opts.onProgress?.({
-        channel: channel.name,
-        table,
-        done: result.totalRows,
-        total: Math.max(total, result.totalRows),
-        batches: batchesDone,
-        ...rate,
-      });
       if (finished) {
-        result.finished = true;
+        scanned = true;
         break;
       }
     }
+    await Promise.all(inFlight);
+    if (failure !== null) throw failure;
+    // Batches that committed while an earlier one was still open: the checkpoint passes them now.
+    if (unpassed < batches.length) {
+      const from = unpassed;
+      unpassed = await db.target.transaction((trx) => passCheckpoint(trx, from));
+    }
+    if (scanned && !opts.signal?.aborted) {
+      if (batches.at(-1)?.finished !== true) await finishCheckpoint(db.target, channel.name, table);
+      result.finished = true;
+    }
   } finally {
-    // A stop or a failure leaves the prefetched keys unread; let the query finish before the pool closes.
+    // A stop or a failure leaves batches and the prefetched keys unfinished; let them end before the pool closes.
+    await Promise.allSettled(inFlight);
     await nextKeys.catch(() => {});
   }
   return result;
+}
+
+interface InFlightBatch {
+  lastKey: string;
+  keys: number;
+  finished: boolean;
+  committed: boolean;
 }
 
 function mapBatch(mapping: SyncMapping, rows: readonly Row[]): { mapped: Row[]; poison: PoisonRowError[] } {

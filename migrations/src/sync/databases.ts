@@ -34,10 +34,11 @@ export function openSyncDatabases(
 export async function withSyncDatabases<T>(
   channel: SyncChannel,
   given: SyncDatabases | undefined,
-  fn: (db: SyncDatabases) => Promise<T>,
+  ...args: [fn: (db: SyncDatabases) => Promise<T>] | [opts: { poolMax: number }, fn: (db: SyncDatabases) => Promise<T>]
 ): Promise<T> {
+  const [opts, fn] = args.length === 1 ? [{ poolMax: 2 }, args[0]] : args;
   if (given) return fn(given);
-  const db = openSyncDatabases(channel, { poolMax: 2 });
+  const db = openSyncDatabases(channel, opts);
   try {
     return await fn(db);
   } finally {

@@ -12,14 +12,28 @@ import type { Knex } from '@strangler/foundation';
  * describe). Each writer takes the key's lock, THEN reads the source, then
  * writes and commits: whoever takes the lock last read the latest state.
  *
- * Keys map to one of `STRIPES` stripes per channel and table (two-int advisory
- * lock: hashtext('<channel>/<table>'), hashtext(key) & 255), so a backfill
- * batch of thousands of keys holds at most 256 locks, within Postgres' shared
- * lock table; two keys on one stripe just wait for each other a moment.
- * Stripes are taken in ascending order, so two batches cannot deadlock.
+ * Each key maps to a stripe per channel and table (two-int advisory lock:
+ * hashtext('<channel>/<table>'), stripe), so a batch of thousands of keys
+ * holds a bounded number of locks, within Postgres' shared lock table; two
+ * keys on one stripe just wait for each other a moment.
+ * - A whole-number key (ids, the common case) maps by range: keys k with the
+ *   same k >> 6 share a stripe, over 4,096 stripes. A backfill batch of 1,000
+ *   consecutive ids takes about 16 of them, so batches over different ranges
+ *   run side by side, and an applier's key rarely meets a batch.
+ * - Any other key maps by hash to one of 256 further stripes: a batch takes
+ *   most of them, and such batches take turns.
+ * Stripes are taken in ascending order in one statement, so two writers
+ * cannot deadlock on them.
  */
 
-export const STRIPES = 256;
+export const RANGE_STRIPES = 4096;
+export const HASH_STRIPES = 256;
+/** Whole-number keys share a range stripe per 2^RANGE_SHIFT consecutive values. */
+const RANGE_SHIFT = 6;
+
+/** The stripe of one key, as SQL over a text value `k` (kept next to its one use so they cannot drift). */
+const STRIPE_OF_K = `CASE WHEN k ~ '^[0-9]{1,18}$' THEN ((k::bigint >> ${RANGE_SHIFT}) & ${RANGE_STRIPES - 1})::int
+            ELSE ${RANGE_STRIPES} + (hashtext(k) & ${HASH_STRIPES - 1}) END`;
 
 export async function lockRowKeys(
   trx: Knex.Transaction,
@@ -30,7 +44,7 @@ export async function lockRowKeys(
   if (keys.length === 0) return;
   await trx.raw(
     `SELECT pg_advisory_xact_lock(hashtext(?), stripe)
-       FROM (SELECT DISTINCT hashtext(k) & ${STRIPES - 1} AS stripe FROM unnest(?::text[]) AS k ORDER BY 1) AS s`,
+       FROM (SELECT DISTINCT ${STRIPE_OF_K} AS stripe FROM unnest(?::text[]) AS k ORDER BY 1) AS s`,
     [`${channel}/${table}`, [...keys]],
   );
 }

@@ -92,14 +92,14 @@ export async function advanceCheckpoint(
   trx: Knex.Transaction,
   channel: string,
   table: string,
-  batch: { lastKey: string; rows: number; finished: boolean },
+  batch: { lastKey: string; rows: number; finished: boolean; batches?: number },
 ): Promise<void> {
   await trx(SYNC_STATE_TABLE)
     .where({ channel, table_name: table })
     .update({
       last_key: batch.lastKey,
       rows_done: trx.raw('rows_done + ?', [batch.rows]),
-      batches_done: trx.raw('batches_done + 1'),
+      batches_done: trx.raw('batches_done + ?', [batch.batches ?? 1]),
       updated_at: trx.raw('clock_timestamp()'),
       finished_at: batch.finished ? trx.raw('clock_timestamp()') : null,
     });

@@ -42,7 +42,7 @@ function backfillChannel(name: string, targetTable: string): SyncChannel {
 }
 
 beforeAll(async () => {
-  fx = await openSyncFixture({ redisDb: 12, targetTables: ['copy_a', 'copy_b', 'copy_c', 'copy_gap'] });
+  fx = await openSyncFixture({ redisDb: 12, targetTables: ['copy_a', 'copy_b', 'copy_c', 'copy_gap', 'copy_fail'] });
   // What the monolith holds before the migration starts (written before any capture).
   const rows: Array<{ id: number }> = await fx.sourceKnex
     .raw(
@@ -110,6 +110,8 @@ describe('backfill', () => {
     const stop = new AbortController();
     const first = await runBackfill(channel, {
       batchSize: 2000,
+      // One batch at a time, so the stop lands exactly after the second one.
+      concurrency: 1,
       signal: stop.signal,
       onProgress: (p) => {
         if (p.batches === 2) stop.abort();
@@ -138,6 +140,41 @@ describe('backfill', () => {
     });
     const third = await runBackfill(channel, { batchSize: 2000 });
     expect(third.tables[0]).toMatchObject({ skipped: true, rows: 0, batches: 0 });
+    await expectNoDrift(channel);
+    await removeCapture(fx.sourceKnex, channel, { dropOutbox: true });
+  });
+
+  it('a batch that fails keeps the checkpoint before it, even when a later batch committed first', async () => {
+    const channel = backfillChannel('fill-fail', 'copy_fail');
+    await installCapture(fx.sourceKnex, channel);
+    // The third batch (keys 4001-6000 by position) waits, then fails; the fourth commits meanwhile.
+    const failing = seededIds[4500] as number;
+    await fx.targetKnex.raw(`
+      CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = ${failing} THEN PERFORM pg_sleep(1); RAISE EXCEPTION 'disk on fire'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER fail_one BEFORE INSERT ON copy_fail FOR EACH ROW EXECUTE FUNCTION fail_one();`);
+    await expect(runBackfill(channel, { batchSize: 2000, concurrency: 2 })).rejects.toThrow(/disk on fire/);
+    const inRange = (from: number, to: number) =>
+      fx
+        .targetKnex('copy_fail')
+        .whereBetween('id', [seededIds[from] as number, seededIds[to] as number])
+        .count<Array<{ n: number }>>('* as n')
+        .then(([r]) => Number(r?.n));
+    expect(await inRange(6000, 7999)).toBe(2000);
+    expect(await inRange(4000, 5999)).toBe(0);
+    const [checkpoint] = await backfillStatus(channel);
+    expect(checkpoint).toMatchObject({ lastKey: String(seededIds[3999]), rowsDone: 4000, finishedAt: null });
+
+    await fx.targetKnex.raw('DROP TRIGGER fail_one ON copy_fail; DROP FUNCTION fail_one()');
+    const again = await runBackfill(channel, { batchSize: 2000, concurrency: 2 });
+    expect(again.tables[0]).toMatchObject({
+      resumedFrom: String(seededIds[3999]),
+      rows: 6000,
+      // The fourth batch's rows were there already; the poison row is in the dead letters.
+      inserted: 6000 - 2000 - 1,
+      totalRows: ROWS,
+      finished: true,
+    });
     await expectNoDrift(channel);
     await removeCapture(fx.sourceKnex, channel, { dropOutbox: true });
   });

@@ -104,8 +104,9 @@ export class Session {
     const key = `${channel.sourceUrl} ${channel.targetUrl}`;
     let db = this.#syncDbs.get(key);
     if (!db) {
-      const source = cliKnex(channel.sourceUrl, 3);
-      const target = cliKnex(channel.targetUrl, 3);
+      // Six: the backfill writes four batches at once and reads keys beside them.
+      const source = cliKnex(channel.sourceUrl, 6);
+      const target = cliKnex(channel.targetUrl, 6);
       db = {
         source,
         target,
