@@ -1,9 +1,10 @@
 /**
  * Compares the monolith's and the service's answers to the same request.
  * Noise rules say which differences are expected and not a mismatch:
- * `ignore` paths (e.g. `updatedAt`, `items.*.updatedAt`) are skipped, and
- * `unordered` paths hold arrays compared as multisets (a better search may
- * order results differently and still be right).
+ * `ignore` paths (e.g. `updatedAt`, `items.*.updatedAt`) are skipped,
+ * `unordered` paths hold arrays compared as multisets, and `rankedPage`
+ * declares a page of a result set whose order may differ (a better search
+ * ranks the same matches differently and is still right).
  */
 
 export interface NoiseRule {
@@ -11,6 +12,19 @@ export interface NoiseRule {
   ignore?: readonly string[];
   /** JSON paths of arrays compared without regard to order. */
   unordered?: readonly string[];
+  /**
+   * The body is one page of a result set that both sides must hold in full
+   * but may order differently: `items` (a top-level array of objects with a
+   * `key` field) and `next` (the cursor of the following page, null on the
+   * last). Cursors are opaque: only whether there is a next page is compared.
+   * On the last page of both sides the items are compared as a multiset (the
+   * same matches, in any order). When there are more pages, the two sides'
+   * first pages may rightly hold different members of the set, so the page
+   * sizes are compared and the items present on both sides are compared field
+   * by field (a stale price or stock still shows); which members a page holds
+   * is not.
+   */
+  rankedPage?: { items: string; next: string; key: string };
 }
 
 export interface Answer {
@@ -46,8 +60,39 @@ function canonical(value: unknown): string {
 export function compareAnswers(primary: Answer, shadow: Answer, noise: NoiseRule = {}): Comparison {
   const paths: string[] = [];
   if (primary.status !== shadow.status) paths.push('$status');
-  const ignore = noise.ignore ?? [];
-  const unordered = noise.unordered ?? [];
+  let ignore = noise.ignore ?? [];
+  let unordered = noise.unordered ?? [];
+  const page = noise.rankedPage;
+  if (page && isRecord(primary.body) && isRecord(shadow.body)) {
+    const [a, b] = [primary.body, shadow.body];
+    const moreA = a[page.next] !== null && a[page.next] !== undefined;
+    const moreB = b[page.next] !== null && b[page.next] !== undefined;
+    if (moreA !== moreB) paths.push(page.next);
+    ignore = [...ignore, page.next];
+    const itemsA = a[page.items];
+    const itemsB = b[page.items];
+    if (Array.isArray(itemsA) && Array.isArray(itemsB)) {
+      if (!moreA && !moreB) {
+        unordered = [...unordered, page.items];
+      } else {
+        if (itemsA.length !== itemsB.length) paths.push(`${page.items}.length`);
+        const byKey = new Map(itemsB.filter(isRecord).map((item) => [canonical(item[page.key]), item]));
+        for (const item of itemsA.filter(isRecord)) {
+          const other = byKey.get(canonical(item[page.key]));
+          if (other === undefined) continue;
+          const inner = compareAnswers(
+            { status: 0, body: item },
+            { status: 0, body: other },
+            {
+              ignore: ignore.filter((p) => p.startsWith(`${page.items}.*.`)).map((p) => p.slice(page.items.length + 3)),
+            },
+          );
+          for (const p of inner.paths) paths.push(`${page.items}.${String(item[page.key])}.${p}`);
+        }
+        ignore = [...ignore, page.items];
+      }
+    }
+  }
 
   const walk = (a: unknown, b: unknown, path: string): void => {
     if (paths.length >= MAX_PATHS) return;
@@ -75,6 +120,10 @@ export function compareAnswers(primary: Answer, shadow: Answer, noise: NoiseRule
   };
   walk(primary.body, shadow.body, '');
   return { match: paths.length === 0, paths };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** A copy of `value` (found at `base`) without the ignored paths, for multiset comparison. */

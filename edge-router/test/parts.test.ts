@@ -4,6 +4,7 @@ import { CircuitBreaker } from '../src/breaker.ts';
 import { compareAnswers } from '../src/diff.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../src/headers.ts';
 import { createIdentityResolver, readCookie } from '../src/identity.ts';
+import { NOISE_RULES } from '../src/noise.ts';
 
 describe('CircuitBreaker', () => {
   it('opens after the threshold, lets one trial through after the cooldown, and closes on success', () => {
@@ -80,6 +81,49 @@ describe('compareAnswers', () => {
     expect(compareAnswers({ status: 200, body: a }, { status: 200, body: c }, { unordered: ['items'] }).paths).toEqual([
       'items',
     ]);
+  });
+
+  describe('a ranked page (search: same matches, another order)', () => {
+    const rule = { rankedPage: { items: 'items', next: 'nextCursor', key: 'id' } };
+    const p = (id: number, stock = 5) => ({ id, name: `P${id}`, stock });
+    const compare = (a: unknown, b: unknown) =>
+      compareAnswers({ status: 200, body: a }, { status: 200, body: b }, rule);
+
+    it('on the last page, the same items in another order match; cursors are opaque', () => {
+      expect(
+        compare({ items: [p(1), p(2), p(3)], nextCursor: null }, { items: [p(3), p(1), p(2)], nextCursor: null }),
+      ).toEqual({ match: true, paths: [] });
+      // A missing, extra or changed match on the last page is a mismatch.
+      expect(compare({ items: [p(1), p(2)], nextCursor: null }, { items: [p(2)], nextCursor: null }).paths).toEqual([
+        'items',
+      ]);
+      expect(
+        compare({ items: [p(1), p(2)], nextCursor: null }, { items: [p(2), p(1, 4)], nextCursor: null }).paths,
+      ).toEqual(['items']);
+    });
+
+    it('with more pages, other members may fill the page, but shared items must agree and the sizes too', () => {
+      expect(
+        compare({ items: [p(1), p(2)], nextCursor: 'cDE6Mg' }, { items: [p(7), p(2)], nextCursor: 'cjE6eA' }),
+      ).toEqual({ match: true, paths: [] });
+      expect(
+        compare({ items: [p(1), p(2)], nextCursor: 'a' }, { items: [p(2, 9), p(7)], nextCursor: 'b' }).paths,
+      ).toEqual(['items.2.stock']);
+      expect(compare({ items: [p(1), p(2)], nextCursor: 'a' }, { items: [p(2)], nextCursor: 'b' }).paths).toEqual([
+        'items.length',
+      ]);
+    });
+
+    it('one side with a next page and the other without is a mismatch', () => {
+      expect(compare({ items: [p(1)], nextCursor: 'a' }, { items: [p(1)], nextCursor: null }).paths).toEqual([
+        'nextCursor',
+      ]);
+    });
+
+    it('is declared for the search route only', () => {
+      expect(Object.keys(NOISE_RULES)).toEqual(['GET /api/products/search']);
+      expect(NOISE_RULES['GET /api/products/search']).toEqual(rule);
+    });
   });
 });
 
