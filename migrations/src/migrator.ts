@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import * as stageMachineSchema from './control/001_stage_machine.ts';
 import * as reconcileRunsSchema from './control/002_reconcile_runs.ts';
 import * as shopcoSchema from './monolith/001_shopco_schema.ts';
+import * as productsSchema from './products/001_products_schema.ts';
 import * as usersSchema from './users/001_users_schema.ts';
 
 interface MigrationModule {
@@ -37,6 +38,14 @@ export const databases = {
       name: '001_users_schema',
       file: new URL('./users/001_users_schema.ts', import.meta.url),
       module: usersSchema,
+    },
+  ],
+  // The products service's own database (extracted/products), not the monolith's.
+  products: [
+    {
+      name: '001_products_schema',
+      file: new URL('./products/001_products_schema.ts', import.meta.url),
+      module: productsSchema,
     },
   ],
   // The toolkit's own state: each context's stage and the history of moves.
