@@ -13,11 +13,13 @@ const HELP = `Usage: pnpm demo [options]      (on a fresh clone: ./run demo)
 Starts the whole stack with seed data and prints what to try:
   ShopCo, the legacy monolith      http://127.0.0.1:3000
   the users service, extracted     http://127.0.0.1:3001  (its own database)
+  the products service, extracted  http://127.0.0.1:3002  (its own database)
   Unleash, the flag server         http://127.0.0.1:4242  (admin UI)
   the edge router, in front        http://127.0.0.1:8080  (send traffic here)
-  a sync worker for users          (carries changes both ways once capture is on)
-Ctrl-C stops everything the demo started. Move users through the stages with
-\`pnpm strangler\` while it runs (the lines under "Try it" start with it).
+  a sync worker per context        (carries changes both ways once capture is on)
+Ctrl-C stops everything the demo started. Move users and products through the
+stages with \`pnpm strangler\` while it runs (the lines under "Try it" start
+with it). ShopCo's orders take stock from whichever side owns products.
 
 Postgres: DATABASE_URL when set, else the local server on 127.0.0.1:5432,
 else an embedded Postgres (data kept in .strangler/embedded-postgres).
@@ -29,11 +31,12 @@ redis-server there when none answers).
 Options:
   --port <n>             ShopCo's port (default 3000)
   --service-port <n>     the users service's port (default 3001)
+  --products-port <n>    the products service's port (default 3002)
   --router-port <n>      the edge router's port (default 8080)
   --unleash-port <n>     the Unleash started here (default 4242)
   --database <name>      database name on the local or embedded server (default shopco);
-                         the users service's is <name>_users, the toolkit's own
-                         strangler (<name>_strangler for another name)
+                         the services' are <name>_users and <name>_products, the
+                         toolkit's own strangler (<name>_strangler for another name)
   --reset                delete the demo data and seed it again
   --users/--products/--orders <n>
                          seed scale when seeding (default 200 / 100 / 500)
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string', default: '3000' },
       'service-port': { type: 'string', default: '3001' },
+      'products-port': { type: 'string', default: '3002' },
       'router-port': { type: 'string', default: '8080' },
       'unleash-port': { type: 'string', default: '4242' },
       database: { type: 'string', default: 'shopco' },
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
   const ports = {
     monolith: parsePort('port', values.port),
     service: parsePort('service-port', values['service-port']),
+    products: parsePort('products-port', values['products-port']),
     router: parsePort('router-port', values['router-port']),
     unleash: parsePort('unleash-port', values['unleash-port']),
   };
@@ -133,18 +138,6 @@ async function main(): Promise<void> {
     await seedIfEmpty(postgres.url, scale, values.reset);
     const tryIt = await tryItData(postgres.url);
 
-    const monolithUrl = `http://127.0.0.1:${ports.monolith}`;
-    const monolith = startProcess(
-      'shopco',
-      join(ROOT, 'monolith/src/server.ts'),
-      { DATABASE_URL: postgres.url, PORT: String(ports.monolith), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-      join(logDir, 'shopco.log'),
-    );
-    started.push(monolith);
-    watch(monolith);
-    await waitUntilReady(monolith, `${monolithUrl}/ready`);
-    say(`shopco:   ${monolithUrl}  (logs: ${monolith.logFile})`);
-
     let unleashUrl = flagsConfig.UNLEASH_URL;
     if (flagsConfig.UNLEASH_URL_GIVEN) {
       say(`unleash:  UNLEASH_URL (${redactUrl(unleashUrl)})`);
@@ -195,25 +188,67 @@ async function main(): Promise<void> {
       `users:    ${serviceUrl}  (database ${monolithDb}_users${usersSchema.created ? ', created' : ''}; logs: ${service.logFile})`,
     );
 
+    const productsDbUrl = databaseUrlFor(postgres.url, `${monolithDb}_products`);
+    const productsSchema = await migrateLatest('products', productsDbUrl);
+    const productsUrl = `http://127.0.0.1:${ports.products}`;
+    const products = startProcess(
+      'products-service',
+      join(ROOT, 'extracted/products/src/server.ts'),
+      { DATABASE_URL: productsDbUrl, PORT: String(ports.products), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      join(logDir, 'products-service.log'),
+    );
+    started.push(products);
+    watch(products);
+    await waitUntilReady(products, `${productsUrl}/ready`);
+    say(
+      `products: ${productsUrl}  (database ${monolithDb}_products${productsSchema.created ? ', created' : ''}; logs: ${products.logFile})`,
+    );
+
+    const monolithUrl = `http://127.0.0.1:${ports.monolith}`;
+    const monolith = startProcess(
+      'shopco',
+      join(ROOT, 'monolith/src/server.ts'),
+      {
+        DATABASE_URL: postgres.url,
+        PORT: String(ports.monolith),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        // Its orders take stock from whoever owns products: ShopCo until products reaches `writes`.
+        PRODUCTS_SERVICE_URL: productsUrl,
+        REDIS_URL: redisUrl,
+        UNLEASH_URL: unleashUrl,
+        UNLEASH_CLIENT_TOKEN: flagsConfig.UNLEASH_CLIENT_TOKEN,
+        FLAG_BACKUP_PATH: join(STATE_DIR, 'shopco-flags-backup.json'),
+      },
+      join(logDir, 'shopco.log'),
+    );
+    started.push(monolith);
+    watch(monolith);
+    await waitUntilReady(monolith, `${monolithUrl}/ready`);
+    say(`shopco:   ${monolithUrl}  (logs: ${monolith.logFile})`);
+
     // What `pnpm strangler` and the sync worker need to find this stack; printed before the commands that need it.
     const stranglerEnv: Record<string, string> = {
       DATABASE_URL: postgres.url,
       USERS_DATABASE_URL: usersDbUrl,
+      PRODUCTS_DATABASE_URL: productsDbUrl,
       STRANGLER_DATABASE_URL: databaseUrlFor(postgres.url, controlDatabaseOf(monolithDb)),
       REDIS_URL: redisUrl,
       UNLEASH_URL: unleashUrl,
       UNLEASH_ADMIN_TOKEN: flagsConfig.UNLEASH_ADMIN_TOKEN,
     };
-    const worker = startProcess(
-      'sync-worker',
-      join(ROOT, 'migrations/src/cli/sync-worker.ts'),
-      stranglerEnv,
-      join(logDir, 'sync-worker.log'),
-      ['users'],
-    );
-    started.push(worker);
-    watch(worker);
-    say(`sync:     a users sync worker, waiting for capture (logs: ${worker.logFile})`);
+    for (const context of ['users', 'products']) {
+      const worker = startProcess(
+        `${context}-sync-worker`,
+        join(ROOT, 'migrations/src/cli/sync-worker.ts'),
+        stranglerEnv,
+        join(logDir, `${context}-sync-worker.log`),
+        [context],
+      );
+      started.push(worker);
+      watch(worker);
+      say(`sync:     a ${context} sync worker, waiting for capture (logs: ${worker.logFile})`);
+    }
 
     const routerUrl = `http://127.0.0.1:${ports.router}`;
     const router = startProcess(
@@ -224,6 +259,7 @@ async function main(): Promise<void> {
         HOST: '127.0.0.1',
         MONOLITH_URL: monolithUrl,
         USERS_SERVICE_URL: serviceUrl,
+        PRODUCTS_SERVICE_URL: productsUrl,
         REDIS_URL: redisUrl,
         UNLEASH_URL: unleashUrl,
         UNLEASH_CLIENT_TOKEN: flagsConfig.UNLEASH_CLIENT_TOKEN,
@@ -268,6 +304,7 @@ async function main(): Promise<void> {
 const CLI_DEFAULTS: Record<string, string> = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/shopco',
   USERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/shopco_users',
+  PRODUCTS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/shopco_products',
   STRANGLER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/strangler',
   REDIS_URL: 'redis://127.0.0.1:6379',
   UNLEASH_URL: 'http://127.0.0.1:4242',

@@ -1,4 +1,4 @@
-import { type FlagSnapshot, flagName, inRollout } from '@strangler/flags';
+import { type FlagSnapshot, flagName, inRollout, writeOwnerIn } from '@strangler/flags';
 import type { RouteMatch } from './routes.ts';
 
 /**
@@ -113,11 +113,7 @@ export function writeOwnerOf(
   services: ReadonlySet<string>,
   context: string,
 ): 'monolith' | 'service' {
-  if (flags.killSwitch || !services.has(context)) return 'monolith';
-  const contextFlags = (flags.contexts as Readonly<Record<string, FlagSnapshot['contexts']['users'] | undefined>>)[
-    context
-  ];
-  return contextFlags?.writeOwner ?? 'monolith';
+  return services.has(context) ? writeOwnerIn(flags, context) : 'monolith';
 }
 
 /**

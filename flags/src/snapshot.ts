@@ -26,6 +26,17 @@ export const MONOLITH_ONLY: FlagSnapshot = Object.freeze({
   ),
 });
 
+/**
+ * Who owns a context's writes under `flags`: the service only when its writes
+ * flag says so and the kill switch is off. The router (for the routes) and the
+ * monolith (for the stock its orders take) decide by this one rule.
+ */
+export function writeOwnerIn(flags: FlagSnapshot, context: string): 'monolith' | 'service' {
+  if (flags.killSwitch) return 'monolith';
+  const contextFlags = (flags.contexts as Readonly<Record<string, ContextFlags | undefined>>)[context];
+  return contextFlags?.writeOwner ?? 'monolith';
+}
+
 /** The parts of an Unleash flag definition (client API) that we read. */
 export interface ToggleDefinition {
   name: string;

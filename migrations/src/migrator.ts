@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import * as stageMachineSchema from './control/001_stage_machine.ts';
 import * as reconcileRunsSchema from './control/002_reconcile_runs.ts';
 import * as shopcoSchema from './monolith/001_shopco_schema.ts';
+import * as orderStockSource from './monolith/002_order_stock_source.ts';
 import * as productsSchema from './products/001_products_schema.ts';
 import * as usersSchema from './users/001_users_schema.ts';
 
@@ -30,6 +31,11 @@ export const databases = {
       name: '001_shopco_schema',
       file: new URL('./monolith/001_shopco_schema.ts', import.meta.url),
       module: shopcoSchema,
+    },
+    {
+      name: '002_order_stock_source',
+      file: new URL('./monolith/002_order_stock_source.ts', import.meta.url),
+      module: orderStockSource,
     },
   ],
   // The users service's own database (extracted/users), not the monolith's.

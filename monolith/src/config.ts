@@ -1,10 +1,13 @@
 import {
   ConfigError,
   type ConfigOf,
+  DEFAULT_FENCE_PREFIX,
+  DEVELOPMENT_INTERNAL_API_TOKEN,
   DEVELOPMENT_JWT_SECRET,
   type Env,
   int,
   oneOf,
+  optionalStr,
   readConfig,
   str,
   url,
@@ -28,15 +31,44 @@ const schema = {
   JWT_TTL_SECONDS: int({ default: 24 * 3600, min: 60 }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   BODY_LIMIT_BYTES: int({ default: 1024 * 1024, min: 1024 }),
+
+  // Only while the products context is being extracted (ADR 0013). Unset,
+  // ShopCo keeps stock itself, needs no Redis and no Unleash, and runs alone.
+  /** The products service; set, orders follow the products write owner for stock. */
+  PRODUCTS_SERVICE_URL: optionalStr(),
+  /** The products service's INTERNAL_API_TOKEN. */
+  INVENTORY_API_TOKEN: str({ default: DEVELOPMENT_INTERNAL_API_TOKEN }),
+  /** Per call to the inventory API; a call is tried up to 3 times (every call is idempotent). */
+  INVENTORY_TIMEOUT_MS: int({ default: 2_000, min: 50, max: 60_000 }),
+  /** The write fence (as the routers'): required with PRODUCTS_SERVICE_URL. */
+  REDIS_URL: optionalStr(),
+  FENCE_KEY_PREFIX: str({ default: DEFAULT_FENCE_PREFIX }),
+  /** Longest a stock change waits for a products cutover before it is refused with a 503. */
+  STOCK_HOLD_MAX_MS: int({ default: 5_000, min: 100, max: 60_000 }),
 };
 
 export type MonolithConfig = ConfigOf<typeof schema>;
 
 export function loadConfig(env: Env): MonolithConfig {
   const config = readConfig(schema, env);
+  const problems: string[] = [];
   if (config.NODE_ENV === 'production' && config.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
-    throw new ConfigError(['JWT_SECRET must be set to a secret of your own in production']);
+    problems.push('JWT_SECRET must be set to a secret of your own in production');
   }
+  if (config.PRODUCTS_SERVICE_URL !== undefined) {
+    if (!/^https?:\/\/[^/\s]+/.test(config.PRODUCTS_SERVICE_URL)) {
+      problems.push(`PRODUCTS_SERVICE_URL must be an http(s) URL, got "${config.PRODUCTS_SERVICE_URL}"`);
+    }
+    if (config.REDIS_URL === undefined) {
+      problems.push(
+        'REDIS_URL must be set with PRODUCTS_SERVICE_URL: ShopCo joins the write fence so a products cutover can hold its stock changes',
+      );
+    }
+    if (config.NODE_ENV === 'production' && config.INVENTORY_API_TOKEN === DEVELOPMENT_INTERNAL_API_TOKEN) {
+      problems.push("INVENTORY_API_TOKEN must be set to the products service's own INTERNAL_API_TOKEN in production");
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 

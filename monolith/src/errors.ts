@@ -34,6 +34,16 @@ export const OrderTotalTooLarge = defineError(
   400,
   'The order total of %s cents is over the largest payable amount, %s cents; split the order',
 );
+export const StockHeld = defineError(
+  'ORDERS_STOCK_HELD',
+  503,
+  'Stock changes are paused while stock moves between ShopCo and the products service (%s); retry in a few seconds',
+);
+export const InventoryUnavailable = defineError(
+  'ORDERS_INVENTORY_UNAVAILABLE',
+  503,
+  'The products service, which keeps the stock, could not be used (%s); nothing was changed, retry shortly',
+);
 export const InvalidTransition = defineError('ORDERS_INVALID_TRANSITION', 409, 'Order %s cannot go from %s to %s');
 
 export const PaymentNotFound = defineError('PAYMENTS_NOT_FOUND', 404, 'Payment %s not found');

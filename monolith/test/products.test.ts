@@ -128,6 +128,12 @@ describe('GET /api/products/search', () => {
     }
   });
 
+  it('refuses a term with a NUL byte with 400 before it reaches Postgres', async () => {
+    const res = await call('GET', '/api/products/search?q=lamp%00');
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('VALIDATION_FAILED');
+  });
+
   it('answers SQL-looking text as a search, not as SQL', async () => {
     const res = await call<Page>('GET', `/api/products/search?q=${encodeURIComponent("'; DROP TABLE products; --")}`);
     expect(res.status).toBe(200);

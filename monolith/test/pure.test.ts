@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { centsToDollars, dollarsToCents } from '../src/money.ts';
 import { canTransition, ORDER_STATUSES } from '../src/orders/status.ts';
 import { isValidCardNumber } from '../src/payments/gateway.ts';
@@ -55,5 +56,38 @@ describe('card numbers', () => {
     expect(isValidCardNumber('4000000000000002')).toBe(true);
     expect(isValidCardNumber('4242424242424241')).toBe(false);
     expect(isValidCardNumber('42424242')).toBe(false);
+  });
+});
+
+describe('configuration of the stock switch', () => {
+  const base = { NODE_ENV: 'test' };
+  it('leaves stock local, needing nothing else, when no products service is set', () => {
+    const config = loadConfig(base);
+    expect(config.PRODUCTS_SERVICE_URL).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('needs REDIS_URL with a products service, and an http(s) URL', () => {
+    expect(() => loadConfig({ ...base, PRODUCTS_SERVICE_URL: 'http://127.0.0.1:3002' })).toThrow(
+      /REDIS_URL must be set with PRODUCTS_SERVICE_URL/,
+    );
+    expect(() => loadConfig({ ...base, PRODUCTS_SERVICE_URL: 'ftp://x', REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      /PRODUCTS_SERVICE_URL must be an http\(s\) URL/,
+    );
+    expect(
+      loadConfig({ ...base, PRODUCTS_SERVICE_URL: 'http://127.0.0.1:3002', REDIS_URL: 'redis://127.0.0.1:6379' })
+        .INVENTORY_TIMEOUT_MS,
+    ).toBe(2000);
+  });
+
+  it('refuses the development inventory token in production', () => {
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'a-real-secret-of-our-own',
+        PRODUCTS_SERVICE_URL: 'http://127.0.0.1:3002',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      }),
+    ).toThrow(/INVENTORY_API_TOKEN must be set/);
   });
 });

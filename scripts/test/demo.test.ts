@@ -36,6 +36,7 @@ describe('pnpm demo', () => {
   let port: number;
   let routerPort: number;
   let servicePort: number;
+  let productsPort: number;
   let output: string;
   let release: () => Promise<void>;
   // The run's Unleash: the demo uses it (UNLEASH_URL) instead of starting its own.
@@ -54,7 +55,11 @@ describe('pnpm demo', () => {
     port = await freePort();
     routerPort = await freePort();
     servicePort = await freePort();
-    const args = ['--port', String(port), '--router-port', String(routerPort), '--service-port', String(servicePort)];
+    productsPort = await freePort();
+    const args = [
+      ...['--port', String(port), '--router-port', String(routerPort)],
+      ...['--service-port', String(servicePort), '--products-port', String(productsPort)],
+    ];
     demo = spawn(
       process.execPath,
       [join(ROOT, 'scripts/demo.ts'), ...args, '--users', '20', '--products', '10', '--orders', '30'],
@@ -69,7 +74,7 @@ describe('pnpm demo', () => {
 
   afterAll(async () => {
     if (demo.exitCode === null) demo.kill('SIGKILL');
-    for (const name of [database, `${database}_users`, `${database}_strangler`]) {
+    for (const name of [database, `${database}_users`, `${database}_products`, `${database}_strangler`]) {
       await withAdminClient(testServerUrls().databaseUrl, (c) =>
         c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
       );
@@ -85,7 +90,9 @@ describe('pnpm demo', () => {
     expect(output).toContain('unleash:  UNLEASH_URL');
     expect(output).toContain(`router:   http://127.0.0.1:${routerPort}`);
     expect(output).toContain(`users:    http://127.0.0.1:${servicePort}  (database ${database}_users, created`);
+    expect(output).toContain(`products: http://127.0.0.1:${productsPort}  (database ${database}_products, created`);
     expect(output).toContain('sync:     a users sync worker, waiting for capture');
+    expect(output).toContain('sync:     a products sync worker, waiting for capture');
   });
 
   it('prints lines to try that all succeed when run as printed, through the router', async () => {

@@ -1,11 +1,22 @@
-import { ConfigError, type ConfigOf, type Env, int, oneOf, readConfig, str, url } from '@strangler/foundation';
+import {
+  ConfigError,
+  type ConfigOf,
+  DEVELOPMENT_INTERNAL_API_TOKEN,
+  type Env,
+  int,
+  oneOf,
+  readConfig,
+  str,
+  url,
+} from '@strangler/foundation';
 
 /**
- * The token the internal inventory API accepts when none is configured. It
- * only exists so a developer can run the service and the monolith side by
- * side without setting anything; production refuses to start with it.
+ * The token the internal inventory API accepts when none is configured
+ * (foundation's, ShopCo's INVENTORY_API_TOKEN default too). It only exists so
+ * a developer can run the service and the monolith side by side without
+ * setting anything; production refuses to start with it.
  */
-export const DEVELOPMENT_INTERNAL_API_TOKEN = 'strangler-dev-internal-token';
+export { DEVELOPMENT_INTERNAL_API_TOKEN };
 
 // The characters foundation's `bearerToken` accepts in a header: a token made
 // of anything else could never be presented, so it is refused at start.

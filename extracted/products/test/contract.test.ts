@@ -158,6 +158,7 @@ const STEPS: Step[] = [
   search('with limit 101', '?limit=101'),
   search('with limit "ten"', '?limit=ten'),
   search('with a 101-character term', `?q=${'q'.repeat(101)}`),
+  search('with a NUL byte in the term (400, not a failed query)', '?q=lamp%00'),
   search('with a forged cursor', '?cursor=bm90LWEtY3Vyc29y'),
   search('with a cursor that is not base64url', `?cursor=${q('a+b/c=')}`),
   search('with a cursor for id 0', `?cursor=${Buffer.from('p1:0').toString('base64url')}`),

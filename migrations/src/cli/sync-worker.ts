@@ -28,7 +28,7 @@ Options:
   --concurrency <n>   apply transactions in parallel, each taking up to 16 jobs (default 4)
   -h, --help          show this help
 
-Environment: DATABASE_URL, USERS_DATABASE_URL, REDIS_URL, SYNC_QUEUE_PREFIX,
+Environment: DATABASE_URL, USERS_DATABASE_URL, PRODUCTS_DATABASE_URL, REDIS_URL, SYNC_QUEUE_PREFIX,
 STRANGLER_DATABASE_URL, as for \`pnpm strangler\` (pnpm strangler --help).
 `;
 
@@ -129,7 +129,6 @@ async function main(argv: string[]): Promise<number> {
   const session = new Session(loadStranglerConfig(process.env));
   const channels = session.contexts[context].channels;
   await session.close();
-  if (!channels) throw new Error(`${context} has no extraction configured yet: there is nothing to sync`);
 
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

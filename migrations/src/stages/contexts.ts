@@ -1,13 +1,15 @@
+import { productsForward, productsReverse } from '../contexts/products.ts';
 import { usersForward, usersReverse } from '../contexts/users.ts';
 import type { DatabaseKind } from '../migrator.ts';
-import { reverseChannel, type SyncChannel, validateChannel } from '../sync/channel.ts';
+import { reverseChannel, type SyncChannel, type SyncMapping, validateChannel } from '../sync/channel.ts';
 import { STAGES, type Stage } from './stages.ts';
 
 /**
  * The bounded contexts the stage machine knows, and how each one's data
  * moves: a forward channel (monolith → service, from `sync` to `reads`) and a
- * reverse one (service → monolith, from `writes` on). A context without an
- * extraction is listed so `status` can show it, and every move refuses it.
+ * reverse one (service → monolith, from `writes` on). Adding a context is
+ * this: its mappings (`../contexts/`), its service's schema (migrator.ts) and
+ * an entry here; the engine and the stage machine are the same for all.
  */
 
 export const CONTEXT_NAMES = ['users', 'products'] as const;
@@ -20,16 +22,16 @@ export interface ContextChannels {
 
 export interface ContextDefinition {
   name: ContextName;
-  /** Null: no extraction configured yet. */
-  channels: ContextChannels | null;
+  channels: ContextChannels;
   /** The migrations (migrator.ts) of the service's database, applied before the first backfill. */
-  serviceSchema: DatabaseKind | null;
+  serviceSchema: DatabaseKind;
 }
 
 /** Where the databases and the queues are; from the CLI's config. */
 export interface ContextUrls {
   monolithUrl: string;
   usersUrl: string;
+  productsUrl: string;
   redisUrl: string;
   queuePrefix?: string;
 }
@@ -39,25 +41,33 @@ export function isContextName(value: string): value is ContextName {
 }
 
 export function contextRegistry(urls: ContextUrls): Readonly<Record<ContextName, ContextDefinition>> {
-  const usersForwardChannel = validateChannel({
-    name: 'users-forward',
-    direction: 'forward',
-    sourceUrl: urls.monolithUrl,
-    targetUrl: urls.usersUrl,
-    redisUrl: urls.redisUrl,
-    mappings: [usersForward],
-    ...(urls.queuePrefix ? { queuePrefix: urls.queuePrefix } : {}),
-  });
-  return {
-    users: {
-      name: 'users',
-      serviceSchema: 'users',
+  const extraction = (
+    name: ContextName,
+    serviceUrl: string,
+    forward: SyncMapping,
+    reverse: SyncMapping,
+  ): ContextDefinition => {
+    const forwardChannel = validateChannel({
+      name: `${name}-forward`,
+      direction: 'forward',
+      sourceUrl: urls.monolithUrl,
+      targetUrl: serviceUrl,
+      redisUrl: urls.redisUrl,
+      mappings: [forward],
+      ...(urls.queuePrefix ? { queuePrefix: urls.queuePrefix } : {}),
+    });
+    return {
+      name,
+      serviceSchema: name,
       channels: {
-        forward: usersForwardChannel,
-        reverse: reverseChannel(usersForwardChannel, { name: 'users-reverse', mappings: [usersReverse] }),
+        forward: forwardChannel,
+        reverse: reverseChannel(forwardChannel, { name: `${name}-reverse`, mappings: [reverse] }),
       },
-    },
-    products: { name: 'products', channels: null, serviceSchema: null },
+    };
+  };
+  return {
+    users: extraction('users', urls.usersUrl, usersForward, usersReverse),
+    products: extraction('products', urls.productsUrl, productsForward, productsReverse),
   };
 }
 

@@ -179,9 +179,11 @@ beforeAll(async () => {
   channels = contextRegistry({
     monolithUrl: monolithDb.url,
     usersUrl: serviceDb.url,
+    // Only the users channels are used here.
+    productsUrl: 'postgres://127.0.0.1:1/unused',
     redisUrl,
     queuePrefix: prefix,
-  }).users.channels as ContextChannels;
+  }).users.channels;
 
   const [monolithPort, servicePort, routerA, routerB] = await Promise.all([
     freePort(),

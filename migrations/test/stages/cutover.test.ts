@@ -45,8 +45,14 @@ beforeAll(async () => {
   service = createKnex({ url: usersDb.url, pool: { max: 2 } });
   const { redisUrl } = testServerUrls();
   redis = createRedis({ url: redisUrl, role: 'client' });
-  channels = contextRegistry({ monolithUrl: monolithDb.url, usersUrl: usersDb.url, redisUrl, queuePrefix }).users
-    .channels as ContextChannels;
+  channels = contextRegistry({
+    monolithUrl: monolithDb.url,
+    usersUrl: usersDb.url,
+    // Only the users channels are used here.
+    productsUrl: 'postgres://127.0.0.1:1/unused',
+    redisUrl,
+    queuePrefix,
+  }).users.channels as ContextChannels;
   forwardDb = openSyncDatabases(channels.forward);
   reverseDb = openSyncDatabases(channels.reverse);
   await installCapture(monolith, channels.forward);

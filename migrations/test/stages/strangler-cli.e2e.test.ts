@@ -30,6 +30,7 @@ interface Result {
 
 let monolith: TestDatabase;
 let users: TestDatabase;
+let products: TestDatabase;
 let control: TestDatabase;
 let monolithKnex: Knex;
 let usersKnex: Knex;
@@ -75,8 +76,12 @@ async function usersFlags() {
 }
 
 const forwardChannel = () =>
-  contextRegistry({ monolithUrl: monolith.url, usersUrl: users.url, redisUrl: env.REDIS_URL ?? '' }).users.channels
-    ?.forward;
+  contextRegistry({
+    monolithUrl: monolith.url,
+    usersUrl: users.url,
+    productsUrl: products.url,
+    redisUrl: env.REDIS_URL ?? '',
+  }).users.channels.forward;
 
 async function insertUser(name: string): Promise<number> {
   const [row] = await monolithKnex('users')
@@ -87,9 +92,10 @@ async function insertUser(name: string): Promise<number> {
 
 beforeAll(async () => {
   release = await lockFlags();
-  [monolith, users, control] = await Promise.all([
+  [monolith, users, products, control] = await Promise.all([
     freshDatabase('monolith'),
     freshDatabase('users'),
+    freshDatabase('products'),
     freshDatabase('control'),
   ]);
   monolithKnex = createKnex({ url: monolith.url, pool: { max: 2 } });
@@ -107,6 +113,7 @@ beforeAll(async () => {
     STRANGLER_DATABASE_URL: control.url,
     DATABASE_URL: monolith.url,
     USERS_DATABASE_URL: users.url,
+    PRODUCTS_DATABASE_URL: products.url,
     REDIS_URL: redisUrl,
     SYNC_QUEUE_PREFIX: prefix,
     TRAFFIC_KEY_PREFIX: `${prefix}:traffic`,
@@ -155,16 +162,16 @@ describe('pnpm strangler', () => {
     });
   });
 
-  it('shows a fresh setup at legacy, capture not installed, products without an extraction', async () => {
+  it('shows a fresh setup: both contexts at legacy, capture not installed', async () => {
     const result = await strangler('status');
     expectOk(result);
     expect(result.stdout).toMatch(/^users: legacy/m);
     expect(result.stdout).toMatch(/capture +not installed/);
     expect(result.stdout).toMatch(/backfill +not started/);
     expect(result.stdout).toMatch(/^products: legacy/m);
-    expect(result.stdout).toContain('no extraction configured');
+    expect(result.stdout).toMatch(/^ +channel +products-forward$/m);
+    expect(result.stdout.match(/capture +not installed/g)).toHaveLength(2);
     expect(result.stdout).toMatch(/^routers +none report to the write fence/m);
-    expectError(await strangler('advance', 'products'), 1, /products has no extraction configured yet/);
   });
 
   it('advances users to sync: capture installed, every user backfilled, a reconcile recorded with drift 0', async () => {

@@ -32,6 +32,12 @@ export interface Order {
   createdAt: string;
 }
 
+/** Who took an order's stock, and the reservation key when the products service did. */
+export interface StockTaken {
+  source: 'monolith' | 'service';
+  key: string | null;
+}
+
 export interface StockRow {
   id: number;
   price: string;
@@ -90,10 +96,16 @@ export class OrderStore {
       .update({ stock: this.#db.raw('stock + ?', [delta]), updated_at: this.#db.fn.now() });
   }
 
-  async insertOrder(userId: number, items: readonly OrderItem[]): Promise<Order> {
+  async insertOrder(userId: number, items: readonly OrderItem[], stock: StockTaken): Promise<Order> {
     const totalCents = items.reduce((sum, i) => sum + i.unitPriceCents * i.quantity, 0);
     const [row] = await this.#db('orders')
-      .insert({ user_id: userId, status: 'pending', total: centsToDollars(totalCents) })
+      .insert({
+        user_id: userId,
+        status: 'pending',
+        total: centsToDollars(totalCents),
+        stock_source: stock.source,
+        stock_key: stock.key,
+      })
       .returning(ORDER_COLUMNS);
     const order = row as OrderRow;
     const itemRows: OrderItemRow[] = await this.#db('order_items')
@@ -107,6 +119,14 @@ export class OrderStore {
       )
       .returning(ITEM_COLUMNS);
     return toOrder(order, itemRows);
+  }
+
+  /** Where the order's stock was taken: ShopCo's products, or a reservation in the products service. */
+  async stockOf(id: number): Promise<StockTaken | undefined> {
+    const row = (await this.#db('orders').where({ id }).first('stock_source', 'stock_key')) as
+      | { stock_source: StockTaken['source']; stock_key: string | null }
+      | undefined;
+    return row && { source: row.stock_source, key: row.stock_key };
   }
 
   async findById(id: number, { lock = false } = {}): Promise<Order | undefined> {

@@ -1,6 +1,12 @@
 export { bearerToken } from './auth/bearer.ts';
 export { decoyHash, hashPassword, verifyPassword } from './auth/passwords.ts';
-export { createTokenService, DEVELOPMENT_JWT_SECRET, TOKEN_ISSUER, type TokenService } from './auth/tokens.ts';
+export {
+  createTokenService,
+  DEVELOPMENT_INTERNAL_API_TOKEN,
+  DEVELOPMENT_JWT_SECRET,
+  TOKEN_ISSUER,
+  type TokenService,
+} from './auth/tokens.ts';
 export * from './config.ts';
 export * from './db.ts';
 export * from './errors.ts';

@@ -37,7 +37,8 @@ export const searchQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    q: { type: 'string', maxLength: 100 },
+    // No NUL: Postgres text cannot hold it, and it would fail in the query instead of here.
+    q: { type: 'string', maxLength: 100, pattern: '^[^\\u0000]*$' },
     limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
     cursor: { type: 'string', minLength: 1, maxLength: 64 },
   },

@@ -9,6 +9,7 @@ const schema = {
   STRANGLER_DATABASE_URL: postgres('strangler', "the toolkit's own database: stages, history, reconcile runs"),
   DATABASE_URL: postgres('shopco', "the monolith's database"),
   USERS_DATABASE_URL: postgres('shopco_users', "the users service's database"),
+  PRODUCTS_DATABASE_URL: postgres('shopco_products', "the products service's database"),
   REDIS_URL: url({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'] }),
   /** Where the routers share their traffic counts (edge-router's TRAFFIC_KEY_PREFIX). */
   TRAFFIC_KEY_PREFIX: str({ default: 'strangler:traffic' }),

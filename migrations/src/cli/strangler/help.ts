@@ -5,6 +5,7 @@ const ENVIRONMENT = `Environment:
                           migrated on first use (default postgres://postgres@127.0.0.1:5432/strangler)
   DATABASE_URL            the monolith's database (default .../shopco)
   USERS_DATABASE_URL      the users service's database (default .../shopco_users)
+  PRODUCTS_DATABASE_URL   the products service's database (default .../shopco_products)
   REDIS_URL               the sync queues, the routers' traffic counts and their write fence
                           (default redis://127.0.0.1:6379)
   TRAFFIC_KEY_PREFIX      the routers' traffic key prefix (default strangler:traffic)
@@ -27,7 +28,7 @@ Moves a bounded context through the strangler stages, one at a time:
   legacy → sync → shadow → canary → reads → writes → complete
 checking each stage's gate first, doing the work the stage needs (capture,
 backfill, reconcile, flags), and recording every move with who, when and why.
-The contexts are users and products (products has no extraction yet).
+The contexts are users and products; each moves on its own.
 
 Commands:
   status [context]               stage, flags, capture lag, backfill, last reconcile,

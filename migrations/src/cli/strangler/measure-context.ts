@@ -26,7 +26,7 @@ export interface ContextMeasurements extends GateMeasurements {
   deadLetters: Measured<number | null>;
 }
 
-export function measureTrafficOf(session: Session, context: string): Promise<Measured<TrafficWindow>> {
+function measureTrafficOf(session: Session, context: string): Promise<Measured<TrafficWindow>> {
   const { GATE_WINDOW_SECONDS, TRAFFIC_KEY_PREFIX, REDIS_URL } = session.config;
   return measure(async () => {
     try {
@@ -50,7 +50,7 @@ async function lastReconcile(control: Control, context: string, channel: string)
 
 export async function measureContext(
   session: Session,
-  definition: ContextDefinition & { channels: NonNullable<ContextDefinition['channels']> },
+  definition: ContextDefinition,
   stage: Stage,
   control: Measured<Control>,
 ): Promise<ContextMeasurements> {

@@ -1,5 +1,5 @@
 import { HoldConflictError } from '@strangler/foundation';
-import type { ContextChannels, ContextDefinition, ContextName } from '../../stages/contexts.ts';
+import type { ContextDefinition, ContextName } from '../../stages/contexts.ts';
 import { CutoverAbortedError } from '../../stages/cutover.ts';
 import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
 import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
@@ -28,19 +28,6 @@ export interface MoveArgs {
   actor: string;
 }
 
-type Configured = ContextDefinition & {
-  channels: ContextChannels;
-  serviceSchema: NonNullable<ContextDefinition['serviceSchema']>;
-};
-
-export function configuredContext(session: Session, name: ContextName): Configured {
-  const definition = session.contexts[name];
-  if (!definition.channels || !definition.serviceSchema) {
-    throw new RefusedError(`${name} has no extraction configured yet (no sync channels); it stays at legacy`);
-  }
-  return { ...definition, channels: definition.channels, serviceSchema: definition.serviceSchema };
-}
-
 /**
  * A flags-only move from a stage whose write owner the flags contradict would
  * hand the writes over without a hold: a cutover stopped between its switch
@@ -59,7 +46,7 @@ async function refuseOwnerMismatch(session: Session, context: ContextName, plan:
 async function carryOut(
   session: Session,
   control: Control,
-  definition: Configured,
+  definition: ContextDefinition,
   plan: Extract<MovePlan, { ok: true }>,
   args: MoveArgs,
   io: CliIo,
@@ -128,7 +115,7 @@ function gateRecord(gate: GateEvaluation, forceRequested: boolean): unknown {
 }
 
 export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
-  const definition = configuredContext(session, args.context);
+  const definition = session.contexts[args.context];
   const control = await session.control();
   const record = await control.stages.get(args.context);
   const plan = planAdvance(record.stage, record.canaryPercent);
@@ -162,7 +149,7 @@ export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo
 }
 
 export async function rollbackCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
-  const definition = configuredContext(session, args.context);
+  const definition = session.contexts[args.context];
   const control = await session.control();
   const record = await control.stages.get(args.context);
   const plan = planRollback(record.stage, record.canaryPercent);

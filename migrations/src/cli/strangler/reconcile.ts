@@ -1,7 +1,6 @@
 import { type ContextName, measuredChannel } from '../../stages/contexts.ts';
 import { describeRun, reconcileAndRecord } from '../../stages/effects.ts';
 import type { ReconcileReport } from '../../sync/reconcile.ts';
-import { configuredContext } from './move.ts';
 import { type CliIo, RefusedError } from './output.ts';
 import type { Session } from './session.ts';
 
@@ -35,7 +34,7 @@ export async function reconcileCommand(
   args: { context: ContextName; repair: boolean; json: boolean; actor: string },
   io: CliIo,
 ): Promise<void> {
-  const definition = configuredContext(session, args.context);
+  const definition = session.contexts[args.context];
   const control = await session.control();
   const record = await control.stages.get(args.context);
   if (record.stage === 'legacy') {

@@ -55,6 +55,7 @@ export class Session {
     this.contexts = contextRegistry({
       monolithUrl: config.DATABASE_URL,
       usersUrl: config.USERS_DATABASE_URL,
+      productsUrl: config.PRODUCTS_DATABASE_URL,
       redisUrl: config.REDIS_URL,
       queuePrefix: config.SYNC_QUEUE_PREFIX,
     });

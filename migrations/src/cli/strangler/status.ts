@@ -10,7 +10,7 @@ import type { ContextRecord, HistoryEntry } from '../../stages/store.ts';
 import { gatePolicyOf } from './config.ts';
 import { ago, count, duration, percent, timestamp } from './format.ts';
 import { describeHistoryEntry } from './history.ts';
-import { measureContext, measureTrafficOf } from './measure-context.ts';
+import { measureContext } from './measure-context.ts';
 import type { Print } from './output.ts';
 import type { Session } from './session.ts';
 
@@ -43,10 +43,9 @@ export interface ContextStatus {
   context: ContextName;
   stage: Measured<ContextRecord>;
   flags: Measured<FlagsView>;
-  /** Null: no extraction configured. */
-  sync: SyncView | null;
+  sync: SyncView;
   traffic: Measured<TrafficWindow>;
-  /** The next forward move and whether its gate is met now; null at the end or when nothing is configured. */
+  /** The next forward move and whether its gate is met now; null at the end. */
   next: { stage: Stage; ok: boolean; reasons: string[] } | null;
   history: Measured<HistoryEntry[]>;
 }
@@ -98,13 +97,9 @@ export async function collectStatus(session: Session, only: ContextName | null):
         : await measure(() => control.stages.history(name, 5));
       const flags = await flagsView(session, name, record);
       const base = { context: name, stage: record, flags, history };
-      const channels = definition.channels;
-      if (!channels) {
-        return { ...base, sync: null, traffic: await measureTrafficOf(session, name), next: null };
-      }
       // With the stage unknown, measure the forward channel: what legacy → sync starts.
       const stage = isUnavailable(record) ? 'legacy' : record.stage;
-      const m = await measureContext(session, { ...definition, channels }, stage, control);
+      const m = await measureContext(session, definition, stage, control);
       const to = nextStage(stage);
       let next: ContextStatus['next'] = null;
       if (to && !isUnavailable(record)) {
@@ -208,21 +203,17 @@ function renderContext(c: ContextStatus, report: StatusReport, print: Print): vo
   const row = (key: string, value: string) => print(`  ${key.padEnd(14)}  ${value}`);
   row('flags', show(c.flags, renderFlags));
   if (!isUnavailable(c.flags)) for (const m of c.flags.mismatch) row('', `! ${m}`);
-  if (c.sync === null) {
-    row('extraction', 'no extraction configured');
-  } else {
-    row('channel', c.sync.channel);
-    row('capture', show(c.sync.capture, renderCapture));
-    row('backfill', show(c.sync.backfill, renderBackfill));
-    row(
-      'last reconcile',
-      show(c.sync.reconcile, (r) => renderReconcile(r, now)),
-    );
-    row(
-      'dead letters',
-      show(c.sync.deadLetters, (n) => (n === null ? 'none (capture never installed)' : count(n))),
-    );
-  }
+  row('channel', c.sync.channel);
+  row('capture', show(c.sync.capture, renderCapture));
+  row('backfill', show(c.sync.backfill, renderBackfill));
+  row(
+    'last reconcile',
+    show(c.sync.reconcile, (r) => renderReconcile(r, now)),
+  );
+  row(
+    'dead letters',
+    show(c.sync.deadLetters, (n) => (n === null ? 'none (capture never installed)' : count(n))),
+  );
   const window = `last ${duration(report.windowSeconds)}`;
   row(
     'shadow',

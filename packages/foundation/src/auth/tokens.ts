@@ -18,6 +18,13 @@ export const TOKEN_ISSUER = 'shopco';
  */
 export const DEVELOPMENT_JWT_SECRET = 'shopco-dev-secret-change-me';
 
+/**
+ * The development token of the products service's internal inventory API,
+ * which ShopCo's orders call once products owns stock: both sides default to
+ * it, and both refuse it in production.
+ */
+export const DEVELOPMENT_INTERNAL_API_TOKEN = 'strangler-dev-internal-token';
+
 export interface TokenService {
   issue(userId: number): string;
   /** The user id in a valid token, or null for a bad, expired or foreign one. */
