@@ -55,7 +55,8 @@ export class HttpInventoryClient implements InventoryClient {
   }
 
   async reserve(key: string, items: readonly StockLine[]): Promise<OrderItem[]> {
-    const body = (await this.#call('POST', '/internal/inventory/reservations', { key, items })) as {
+    const lines = items.map(({ productId, quantity }) => ({ productId, quantity }));
+    const body = (await this.#call('POST', '/internal/inventory/reservations', { key, items: lines })) as {
       items: OrderItem[];
     };
     const byProduct = new Map(body.items.map((i) => [i.productId, i]));
@@ -73,7 +74,8 @@ export class HttpInventoryClient implements InventoryClient {
   }
 
   async returnStock(key: string, items: readonly StockLine[]): Promise<void> {
-    await this.#call('POST', '/internal/inventory/returns', { key, items });
+    const lines = items.map(({ productId, quantity }) => ({ productId, quantity }));
+    await this.#call('POST', '/internal/inventory/returns', { key, items: lines });
   }
 
   async #call(method: string, path: string, body: unknown): Promise<unknown> {
