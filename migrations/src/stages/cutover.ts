@@ -141,6 +141,13 @@ function keepAlive(deps: CutoverDeps, hold: FenceHold): { stop: () => void; lost
   return { stop: () => clearInterval(timer), lost: () => lost };
 }
 
+/** "2 router(s)", or "2 router(s) and 1 ShopCo process(es)" when ShopCo takes part (its stock follows products). */
+function describeMembers(members: readonly { id: string }[]): string {
+  const shopco = members.filter((m) => m.id.startsWith('shopco-')).length;
+  const routers = `${members.length - shopco} router(s)`;
+  return shopco > 0 ? `${routers} and ${shopco} ShopCo process(es)` : routers;
+}
+
 export async function cutover(deps: CutoverDeps): Promise<CutoverReport> {
   const { context, fence, bounds } = deps;
   await preflight(deps);
@@ -160,7 +167,7 @@ export async function cutover(deps: CutoverDeps): Promise<CutoverReport> {
   let switched = false;
   try {
     const routers = await fence.waitHeld(hold, left());
-    deps.print(`writes of ${context} held by ${routers.length} router(s)`);
+    deps.print(`writes of ${context} held by ${describeMembers(routers)}`);
     const drained = await drain(deps, Math.min(deadline, performance.now() + bounds.drainMs));
     deps.print(`drained ${deps.draining.channel.name}: ${drained.rows} changes applied in ${drained.ms} ms`);
     if (alive.lost()) throw new CutoverAbortedError('the hold lapsed before the switch');
