@@ -12,10 +12,10 @@ import { isCaptureInstalled, OUTBOX_TABLE } from '../../src/sync/capture.ts';
 
 /**
  * `pnpm strangler` end to end: the real script in a child process, against a
- * fresh monolith, users-service and control database each, the run's Redis
- * (own key prefixes) and the run's Unleash (this file owns the users flags
- * while it holds the flags lock). The tests run in order: each starts where
- * the one before left the users context.
+ * fresh monolith, users-service, products-service and control database each,
+ * the run's Redis (own key prefixes) and the run's Unleash (this file owns the
+ * flags while it holds the flags lock). The tests run in order: each starts
+ * where the one before left the users context.
  */
 
 const CLI = join(REPO_ROOT, 'migrations/src/cli/strangler.ts');
@@ -34,6 +34,7 @@ let products: TestDatabase;
 let control: TestDatabase;
 let monolithKnex: Knex;
 let usersKnex: Knex;
+let productsKnex: Knex;
 let controlKnex: Knex;
 let redis: Redis;
 let api: UnleashAdminApi;
@@ -100,6 +101,7 @@ beforeAll(async () => {
   ]);
   monolithKnex = createKnex({ url: monolith.url, pool: { max: 2 } });
   usersKnex = createKnex({ url: users.url, pool: { max: 2 } });
+  productsKnex = createKnex({ url: products.url, pool: { max: 2 } });
   controlKnex = createKnex({ url: control.url, pool: { max: 2 } });
   for (const name of ['Ada Lovelace', 'Alan Turing', 'Grace Hopper', 'Edsger Dijkstra', 'Barbara Liskov']) {
     await insertUser(name);
@@ -132,8 +134,8 @@ afterAll(async () => {
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   }
-  await Promise.all([monolithKnex?.destroy(), usersKnex?.destroy(), controlKnex?.destroy()]);
-  await Promise.all([monolith?.drop(), users?.drop(), control?.drop()]);
+  await Promise.all([monolithKnex?.destroy(), usersKnex?.destroy(), productsKnex?.destroy(), controlKnex?.destroy()]);
+  await Promise.all([monolith?.drop(), users?.drop(), products?.drop(), control?.drop()]);
 });
 
 describe('pnpm strangler', () => {
@@ -306,6 +308,45 @@ describe('pnpm strangler', () => {
     } finally {
       await api.disable(flagName('users', 'writes'));
     }
+  });
+
+  it('moves products on its own while users stays at canary: to sync with prices in cents, and back', async () => {
+    await monolithKnex('products').insert([
+      { sku: 'LAMP-1', name: 'Desk lamp', price: '25.00', stock: 4 },
+      { sku: 'MUG-1', name: 'Mug', description: 'Stoneware', price: '9.99', stock: 12 },
+    ]);
+    const advanced = await strangler('advance', 'products', '--reason', 'start the products extraction');
+    expectOk(advanced);
+    expect(advanced.stdout).toContain('products: legacy → sync (gate met)');
+    expect(advanced.stdout).toContain('backfill of products: 2 rows read, 2 inserted');
+    expect(advanced.stdout).toContain('reconcile of products-forward: drift 0');
+    expect(await productsKnex('products').orderBy('id').select('sku', 'price_cents', 'stock')).toEqual([
+      { sku: 'LAMP-1', price_cents: 2500, stock: 4 },
+      { sku: 'MUG-1', price_cents: 999, stock: 12 },
+    ]);
+
+    const both = JSON.parse((await strangler('status', '--json')).stdout).contexts as Array<{
+      context: string;
+      stage: { stage: string };
+      sync: { channel: string };
+    }>;
+    expect(both.map((c) => [c.context, c.stage.stage, c.sync.channel])).toEqual([
+      ['users', 'canary', 'users-forward'],
+      ['products', 'sync', 'products-forward'],
+    ]);
+
+    const back = await strangler('rollback', 'products', '--reason', 'products can wait');
+    expectOk(back);
+    expect(back.stdout).toContain('products: sync → legacy (rollback)');
+    const after = JSON.parse((await strangler('status', '--json')).stdout).contexts as Array<{
+      context: string;
+      stage: { stage: string; canaryPercent: number };
+    }>;
+    expect(after.map((c) => [c.context, c.stage.stage])).toEqual([
+      ['users', 'canary'],
+      ['products', 'legacy'],
+    ]);
+    expect(after[0]?.stage.canaryPercent).toBe(25);
   });
 
   it('rolls back to legacy one stage at a time: flags reset, capture removed, the outbox kept', async () => {
