@@ -1,38 +1,13 @@
 import type { Call } from '@strangler/foundation/testing';
-import { freshDatabase, type TestDatabase } from '@strangler/foundation/testing';
-import type { FastifyInstance } from 'fastify';
+import { type StartedApp, startOnFreshDatabase } from '@strangler/foundation/testing';
 import { buildApp, type MonolithDeps } from '../src/app.ts';
 import { testConfig } from '../src/config.ts';
 
-export interface ShopCo {
-  app: FastifyInstance;
-  db: TestDatabase;
-  /** Base URL of the listening server, for real HTTP. */
-  url: string;
-  close(): Promise<void>;
-}
+export type ShopCo = StartedApp;
 
 /** ShopCo on a fresh database cloned from the migrated template, listening on a free port. */
-export async function startShopCo(deps: MonolithDeps = {}): Promise<ShopCo> {
-  const db = await freshDatabase('monolith');
-  let app: FastifyInstance;
-  let url: string;
-  try {
-    app = await buildApp(testConfig({ DATABASE_URL: db.url }), deps);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
-  } catch (err) {
-    await db.drop();
-    throw err;
-  }
-  return {
-    app,
-    db,
-    url,
-    close: async () => {
-      await app.close();
-      await db.drop();
-    },
-  };
+export function startShopCo(deps: MonolithDeps = {}): Promise<ShopCo> {
+  return startOnFreshDatabase('monolith', (url) => buildApp(testConfig({ DATABASE_URL: url }), deps));
 }
 
 export {

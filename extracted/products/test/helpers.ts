@@ -1,52 +1,20 @@
 import type { Env } from '@strangler/foundation';
-import { type Call, freshDatabase, type JsonResponse, type TestDatabase } from '@strangler/foundation/testing';
+import { type Call, type JsonResponse, type StartedApp, startOnFreshDatabase } from '@strangler/foundation/testing';
 import { buildApp as buildMonolith } from '@strangler/monolith';
 import { testConfig as monolithTestConfig } from '@strangler/monolith/config';
-import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { DEVELOPMENT_INTERNAL_API_TOKEN, testConfig } from '../src/config.ts';
 
-export interface Started {
-  app: FastifyInstance;
-  db: TestDatabase;
-  /** Base URL of the listening server, for real HTTP. */
-  url: string;
-  close(): Promise<void>;
-}
-
-async function start(
-  kind: 'products' | 'monolith',
-  build: (databaseUrl: string) => Promise<FastifyInstance>,
-): Promise<Started> {
-  const db = await freshDatabase(kind);
-  let app: FastifyInstance;
-  let url: string;
-  try {
-    app = await build(db.url);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
-  } catch (err) {
-    await db.drop();
-    throw err;
-  }
-  return {
-    app,
-    db,
-    url,
-    close: async () => {
-      await app.close();
-      await db.drop();
-    },
-  };
-}
+export type Started = StartedApp;
 
 /** The products service on a fresh database cloned from the migrated `products` template, on a free port. */
 export function startProductsService(env: Env = {}): Promise<Started> {
-  return start('products', (url) => buildApp(testConfig({ ...env, DATABASE_URL: url })));
+  return startOnFreshDatabase('products', (url) => buildApp(testConfig({ ...env, DATABASE_URL: url })));
 }
 
 /** ShopCo on a fresh monolith database, on a free port: the reference the service must answer like. */
 export function startMonolith(env: Env = {}): Promise<Started> {
-  return start('monolith', (url) => buildMonolith(monolithTestConfig({ ...env, DATABASE_URL: url })));
+  return startOnFreshDatabase('monolith', (url) => buildMonolith(monolithTestConfig({ ...env, DATABASE_URL: url })));
 }
 
 /** The token the tests' services accept on /internal (the development default). */

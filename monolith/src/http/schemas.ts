@@ -1,24 +1,2 @@
-import { errorBodySchema } from '@strangler/foundation';
-
-/** JSON-schema pieces every ShopCo route uses. */
-
-export const MAX_ID = 2_147_483_647;
-
-export const idSchema = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
-
-/** An id in a path: digits only, handed to the route as a number (see foundation's `integerText`). */
-export const idTextSchema = { type: 'string', integerText: { minimum: 1, maximum: MAX_ID } } as const;
-
-export const idParams = {
-  type: 'object',
-  required: ['id'],
-  additionalProperties: false,
-  properties: { id: idTextSchema },
-} as const;
-
-export const errorResponses = {
-  '4xx': errorBodySchema,
-  '5xx': errorBodySchema,
-} as const;
-
-export const timestampSchema = { type: 'string', format: 'date-time' } as const;
+/** JSON-schema pieces shared with ShopCo and the other services (foundation's http/schemas.ts). */
+export { errorResponses, idParams, idSchema, idTextSchema, MAX_ID, timestampSchema } from '@strangler/foundation';

@@ -14,6 +14,7 @@ export { drainOnClose } from './http/drain-on-close.ts';
 export { errorHandler, toErrorResponse } from './http/error-handler.ts';
 export { jsonOnly } from './http/json-only.ts';
 export { type ObservabilityOptions, observability, type ReadinessCheck } from './http/observability.ts';
+export { errorResponses, idParams, idSchema, idTextSchema, MAX_ID, timestampSchema } from './http/schemas.ts';
 export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './http/server-options.ts';
 export { buildServiceApp, type ServiceAppOptions } from './http/service-app.ts';
 export * from './logger.ts';

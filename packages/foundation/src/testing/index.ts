@@ -9,4 +9,4 @@ export {
 export { type Call, type CallOptions, client, errorCode, type JsonResponse, signUp } from './http-client.ts';
 export { freePort } from './ports.ts';
 export { resolveTestServers, type TestServers } from './servers.ts';
-export { freshDatabase, lockFlags, testServerUrls } from './vitest.ts';
+export { freshDatabase, lockFlags, type StartedApp, startOnFreshDatabase, testServerUrls } from './vitest.ts';

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { acquireTestLock, cloneDatabase, type TestDatabase } from './databases.ts';
 
@@ -28,4 +29,40 @@ export function testServerUrls(): { databaseUrl: string; redisUrl: string } {
 /** Serialises the test files that change the run's Unleash flags; call in beforeAll, release in afterAll. */
 export function lockFlags(): Promise<() => Promise<void>> {
   return acquireTestLock(inject('databaseUrl'), 'unleash-flags');
+}
+
+/** An app listening on a free port, on a fresh database of its own. */
+export interface StartedApp {
+  app: FastifyInstance;
+  db: TestDatabase;
+  /** Base URL of the listening server, for real HTTP. */
+  url: string;
+  /** Closes the app, then drops its database. */
+  close(): Promise<void>;
+}
+
+/** Builds an app (ShopCo, a service) on a fresh database of `kind` and listens on 127.0.0.1, port 0. */
+export async function startOnFreshDatabase(
+  kind: string,
+  build: (databaseUrl: string) => Promise<FastifyInstance>,
+): Promise<StartedApp> {
+  const db = await freshDatabase(kind);
+  let app: FastifyInstance;
+  let url: string;
+  try {
+    app = await build(db.url);
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  return {
+    app,
+    db,
+    url,
+    close: async () => {
+      await app.close();
+      await db.drop();
+    },
+  };
 }
