@@ -1,5 +1,5 @@
-import { usersForward } from '../src/contexts/users.ts';
-import { type SyncChannel, validateChannel } from '../src/sync/channel.ts';
+import { type ContextName, contextRegistry } from '../src/stages/contexts.ts';
+import type { SyncChannel } from '../src/sync/channel.ts';
 
 /** Where the benchmark's scratch databases and queue are. */
 export interface BenchUrls {
@@ -11,18 +11,20 @@ export interface BenchUrls {
 }
 
 /**
- * The users context's forward channel, built as `contextRegistry` builds it
- * (migrations/src/stages/contexts.ts): the same name, direction and mapping,
- * pointed at the scratch databases and a queue prefix of the benchmark's own.
+ * A context's forward channel as `contextRegistry` builds it
+ * (migrations/src/stages/contexts.ts), taken from the registry itself so the
+ * name, direction and mapping cannot drift from what the stage machine runs;
+ * only the databases (the scratch pair) and the queue prefix are the
+ * benchmark's own.
  */
-export function benchChannel(urls: BenchUrls): SyncChannel {
-  return validateChannel({
-    name: 'users-forward',
-    direction: 'forward',
-    sourceUrl: urls.sourceUrl,
-    targetUrl: urls.targetUrl,
+export function benchChannel(context: ContextName, urls: BenchUrls): SyncChannel {
+  const registry = contextRegistry({
+    monolithUrl: urls.sourceUrl,
+    // Only `context`'s channel is used; every service URL points at its scratch target.
+    usersUrl: urls.targetUrl,
+    productsUrl: urls.targetUrl,
     redisUrl: urls.redisUrl,
-    mappings: [usersForward],
     queuePrefix: urls.queuePrefix,
   });
+  return registry[context].channels.forward;
 }

@@ -5,19 +5,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import {
-  createKnex,
-  createRedis,
-  databaseUrlFor,
-  hashPassword,
-  type Knex,
-  type Redis,
-  withAdminClient,
-} from '@strangler/foundation';
+import { createKnex, createRedis, databaseUrlFor, type Knex, type Redis, withAdminClient } from '@strangler/foundation';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { writeBenchmarkSection } from '../../scripts/lib/benchmarks-doc.ts';
+import { writeBenchmarkSectionPart } from '../../scripts/lib/benchmarks-doc.ts';
 import { migrateLatest } from '../src/migrator.ts';
 import {
   DEAD_LETTERS_TABLE,
@@ -29,32 +21,39 @@ import {
   type SyncChannel,
 } from '../src/sync/index.ts';
 import { benchChannel } from './channel.ts';
+import { BENCH_CONTEXTS, type BenchContext } from './contexts.ts';
 
 /**
- * `pnpm bench:sync`: the sync engine against its limits, in one run, on two
- * scratch databases it creates and drops.
- *  1. Backfill throughput: runBackfill over N monolith users, against the COPY
- *     limit (the same rows streamed COPY TO → COPY FROM with pg-copy-streams,
- *     the name split done in SQL), measured before and after it.
+ * `pnpm bench:sync`: the sync engine against its limits, for each context
+ * (users, then products), each on two scratch databases it creates and drops.
+ *  1. Backfill throughput: runBackfill over N monolith rows with the context's
+ *     forward channel, against the COPY limit (the same rows streamed COPY TO
+ *     → COPY FROM with pg-copy-streams, the mapping done in SQL: contexts.ts),
+ *     measured before and after it.
  *  2. Capture lag: with capture, an OutboxRelay and an ApplyWorker (in a child
- *     process, as `pnpm sync:worker` runs them), a writer changes users at
+ *     process, as `pnpm sync:worker` runs them), a writer changes the table at
  *     fixed rates on an open-loop schedule; each change's lag is the time from
  *     its outbox row's creation, in the writer's transaction, to its
  *     `applied_at`, set after the target committed.
- * Results are printed and written into docs/benchmarks.md. Timings are never
- * asserted: they are read against the baselines of the same run.
+ * Results are printed and written into docs/benchmarks.md, a part per context.
+ * Timings are never asserted: they are read against the baselines of the same
+ * run.
  */
 
 const HELP = `Usage: pnpm bench:sync [options]
 
-Measures the sync engine on this machine, on scratch databases it creates
-(strangler_bench_<pid>_src/_dst, dropped at the end, also on failure or Ctrl-C):
-backfill rows/s against the COPY limit, then capture lag p50/p99 at fixed write
-rates. Prints the results and writes them into docs/benchmarks.md (section
-"Sync engine", between the bench:sync markers).
+Measures the sync engine on this machine for each context, one after the
+other, on scratch databases it creates (strangler_bench_<pid>_<context>_src and
+_dst, dropped when the context is done, also on failure or Ctrl-C): backfill
+rows/s against the COPY limit, then capture lag p50/p99 at fixed write rates.
+Prints the results and writes them into docs/benchmarks.md (section "Sync
+engine", between the bench:sync markers). Each context has its own part there,
+between bench:sync:<context> markers, written as soon as that context is
+measured: a run of one context leaves the other's part as it is.
 
 Options:
-  --rows <n>          users in the monolith table for the backfill (default 1000000)
+  --context <name>    users, products or all (default all: users, then products)
+  --rows <n>          rows in the monolith table for the backfill, in each context (default 1000000)
   --rates <list>      write rates for the lag, writes/s, ascending (default 100,250,500,1000,2000)
   --seconds <s>       seconds at each rate (default 10)
   --concurrency <n>   apply worker concurrency (default 4, as pnpm sync:worker)
@@ -74,6 +73,9 @@ const DB_PREFIX = 'strangler_bench_';
 const stop = new AbortController();
 
 interface Options {
+  /** As given, for the command line the results name. */
+  context: 'all' | BenchContext['name'];
+  contexts: readonly BenchContext[];
   rows: number;
   rates: number[];
   seconds: number;
@@ -88,6 +90,7 @@ function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
     args: argv,
     options: {
+      context: { type: 'string', default: 'all' },
       rows: { type: 'string' },
       rates: { type: 'string' },
       seconds: { type: 'string' },
@@ -115,7 +118,21 @@ function parseOptions(argv: string[]): Options | null {
     throw new UsageError(`--rates must be ascending, got "${values.rates}"`);
   }
   const concurrency = whole('concurrency', values.concurrency, 1, 64);
-  return { rows, rates, seconds, concurrency, write: !values['no-write'], quick };
+  const context = values.context;
+  const contexts = BENCH_CONTEXTS.filter((c) => context === 'all' || c.name === context);
+  if (contexts.length === 0) {
+    throw new UsageError(`--context must be ${BENCH_CONTEXTS.map((c) => c.name).join(', ')} or all, got "${context}"`);
+  }
+  return {
+    context: context as Options['context'],
+    contexts,
+    rows,
+    rates,
+    seconds,
+    concurrency,
+    write: !values['no-write'],
+    quick,
+  };
 }
 
 // ---------------------------------------------------------------- output
@@ -279,47 +296,20 @@ function isAlive(pid: number): boolean {
 
 // ---------------------------------------------------------------- part 1: backfill vs COPY
 
-/**
- * The monolith's users: unique emails, a mix of names (most "First Last", one
- * in ten a single word, one in ten a last name with spaces), a real scrypt hash
- * for everyone, distinct timestamps. Inserted by generate_series in Postgres.
- */
-async function fillUsers(source: Knex, rows: number, signal: AbortSignal): Promise<number> {
-  const passwordHash = await hashPassword('bench-password');
+/** Fills the monolith's table of `context` with `rows` rows, a batch per statement so progress shows. */
+async function fillTable(context: BenchContext, source: Knex, rows: number, signal: AbortSignal): Promise<number> {
   const started = performance.now();
   const step = 250_000;
   for (let from = 1; from <= rows && !signal.aborted; from += step) {
     const to = Math.min(rows, from + step - 1);
-    await source.raw(
-      `INSERT INTO users (email, full_name, password_hash, created_at, updated_at)
-       SELECT 'user' || g || '@bench.example',
-              CASE WHEN g % 10 = 0 THEN 'Mononym' || g
-                   WHEN g % 10 = 1 THEN 'Maria ' || g || ' de la Cruz'
-                   ELSE 'First' || g || ' Last' || g END,
-              ?, now() - g * interval '1 minute', now() - g * interval '1 second'
-         FROM generate_series(?::int, ?::int) AS g`,
-      [passwordHash, from, to],
-    );
-    status.update(`filling monolith users: ${fmt(to)} / ${fmt(rows)}`);
+    await context.fillRange(source, from, to);
+    status.update(`filling monolith ${context.table}: ${fmt(to)} / ${fmt(rows)}`);
   }
   signal.throwIfAborted();
   // Hint bits and the visibility map are set now, so neither measurement pays for them.
-  await source.raw('VACUUM (ANALYZE) users');
+  await source.raw(`VACUUM (ANALYZE) ${context.table}`);
   return performance.now() - started;
 }
-
-const TARGET_COLUMNS = ['id', 'email', 'first_name', 'last_name', 'password_hash', 'created_at', 'updated_at'];
-
-/**
- * The users mapping (contexts/users.ts) as close as SQL gets: splitName cuts
- * at the first U+0020, split_part and substr do the same. The rows are read in
- * table order, which is id order here (the table was just filled in id order).
- */
-const COPY_OUT = `COPY (
-  SELECT id, email, split_part(full_name, ' ', 1),
-         CASE WHEN strpos(full_name, ' ') > 0 THEN substr(full_name, strpos(full_name, ' ') + 1) ELSE '' END,
-         password_hash, created_at, updated_at
-    FROM users) TO STDOUT`;
 
 interface Throughput {
   rows: number;
@@ -327,7 +317,13 @@ interface Throughput {
   rowsPerSecond: number;
 }
 
+/**
+ * The rows of `context`'s monolith table, mapped in SQL (context.copySelect),
+ * streamed COPY TO → COPY FROM into `table` on the target. They are read in
+ * table order, which is id order here (the table was just filled in id order).
+ */
 async function copyLimit(
+  context: BenchContext,
   sourceUrl: string,
   target: Knex,
   targetUrl: string,
@@ -352,8 +348,8 @@ async function copyLimit(
   try {
     const started = performance.now();
     await pipeline(
-      out.query(copyTo(COPY_OUT)),
-      into.query(copyFrom(`COPY ${table} (${TARGET_COLUMNS.join(', ')}) FROM STDIN`)),
+      out.query(copyTo(`COPY (${context.copySelect}) TO STDOUT`)),
+      into.query(copyFrom(`COPY ${table} (${context.copyColumns.join(', ')}) FROM STDIN`)),
       { signal },
     );
     const elapsed = performance.now() - started;
@@ -378,7 +374,7 @@ async function backfill(channel: SyncChannel, target: Knex, rows: number, signal
       signal,
       onProgress: (p) =>
         status.update(
-          `runBackfill: ${fmt(p.done)} / ${fmt(p.total)} rows, ${fmt(p.rowsPerSecond)} rows/s, ETA ${p.etaSeconds === null ? '?' : `${Math.ceil(p.etaSeconds)} s`}`,
+          `runBackfill ${channel.name}: ${fmt(p.done)} / ${fmt(p.total)} rows, ${fmt(p.rowsPerSecond)} rows/s, ETA ${p.etaSeconds === null ? '?' : `${Math.ceil(p.etaSeconds)} s`}`,
         ),
     });
     signal.throwIfAborted();
@@ -399,10 +395,11 @@ interface SyncProcess {
   stop(): Promise<Record<string, number> | null>;
 }
 
-function startSyncProcess(channel: SyncChannel, concurrency: number): Promise<SyncProcess> {
+function startSyncProcess(context: BenchContext, channel: SyncChannel, concurrency: number): Promise<SyncProcess> {
   const child = spawn(process.execPath, [join(BENCH, 'sync-process.ts')], {
     env: {
       ...process.env,
+      BENCH_CONTEXT: context.name,
       BENCH_SOURCE_URL: channel.sourceUrl,
       BENCH_TARGET_URL: channel.targetUrl,
       BENCH_REDIS_URL: channel.redisUrl,
@@ -448,12 +445,13 @@ interface Writes {
 }
 
 /**
- * Changes monolith users at `rate` writes/s for `seconds` on a fixed schedule:
- * write i starts at start + i/rate whether or not the ones before it are done
- * (open loop: a slow database or sync does not slow the writer down). Four in
- * five update a random existing user's name, one in five inserts a new user.
+ * Changes the monolith's table at `rate` writes/s for `seconds` on a fixed
+ * schedule: write i starts at start + i/rate whether or not the ones before
+ * it are done (open loop: a slow database or sync does not slow the writer
+ * down). What each write is, the context says (BenchContext.write).
  */
 async function paceWrites(
+  context: BenchContext,
   pool: pg.Pool,
   rate: number,
   seconds: number,
@@ -476,23 +474,7 @@ async function paceWrites(
       nextTick += 1_000;
       onTick(i, total);
     }
-    const n = Math.random();
-    const query =
-      n < 0.8
-        ? {
-            name: 'bench-update-user',
-            text: 'UPDATE users SET full_name = $2, updated_at = clock_timestamp() WHERE id = $1',
-            values: [1 + Math.floor(Math.random() * existing), `Renamed ${tag}-${i} Writer`],
-          }
-        : {
-            name: 'bench-insert-user',
-            text: 'INSERT INTO users (email, full_name, password_hash) VALUES ($1, $2, $3)',
-            values: [
-              `writer-${process.pid}-${tag}-${i}@bench.example`,
-              `New ${tag}-${i}`,
-              'scrypt$16384$8$1$bench$bench',
-            ],
-          };
+    const query = context.write(i, tag, existing);
     writes.scheduled++;
     inFlight.push(
       pool.query(query).then(
@@ -551,6 +533,7 @@ const quantile = (sorted: readonly number[], q: number): number =>
   sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 
 async function measureLag(
+  context: BenchContext,
   source: Knex,
   pool: pg.Pool,
   channel: SyncChannel,
@@ -561,8 +544,8 @@ async function measureLag(
   tag = `r${rate}`,
 ): Promise<LagResult> {
   const from = await outboxHead(source, channel);
-  const label = `${fmt(rate)} writes/s`;
-  const writes = await paceWrites(pool, rate, seconds, existing, tag, signal, (done, total) => {
+  const label = `${fmt(rate)} writes/s on ${context.table}`;
+  const writes = await paceWrites(context, pool, rate, seconds, existing, tag, signal, (done, total) => {
     status.update(`capture lag at ${label}: ${fmt(done)} / ${fmt(total)} writes issued`);
   });
   signal.throwIfAborted();
@@ -608,8 +591,9 @@ async function measureLag(
 // ---------------------------------------------------------------- report
 
 interface Report {
+  context: BenchContext;
   options: Options;
-  /** Share of the CPUs busy during 2 s before the benchmark started: other work on the machine. */
+  /** Share of the CPUs busy during 2 s before the context started: other work on the machine. */
   busy: number | null;
   postgres: string;
   redis: string;
@@ -625,20 +609,29 @@ interface Report {
 const LAG_TARGET = { rate: 500, p99: 250 };
 const BACKFILL_TARGET = 0.5;
 
+/** The command that measured a context, as the reader would type it. */
+function commandLine(o: Options): string {
+  return `pnpm bench:sync${o.context === 'all' ? '' : ` --context ${o.context}`}${o.quick ? ' --quick' : ''}`;
+}
+
+/** A context's part of the docs section: its heading, the machine, both tables and the targets. */
 function render(r: Report): string {
   const o = r.options;
-  const limit = Math.max(...r.copies.map((c) => c.rowsPerSecond));
+  const c = r.context;
+  const limit = Math.max(...r.copies.map((copy) => copy.rowsPerSecond));
   const ratio = r.backfill.rowsPerSecond / limit;
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${r.postgres}, Redis ${r.redis} (before the start: load average ${r.load.toFixed(2)}${r.busy === null ? '' : `, CPUs ${Math.round(r.busy)} % busy`}), with \`pnpm bench:sync${o.quick ? ' --quick' : ''}\`: ${fmt(o.rows)} users; ${o.seconds} s at each write rate, apply worker concurrency ${o.concurrency}.`,
+    `### ${c.title}`,
     '',
-    '| backfill of the users table | rows | seconds | rows/s | vs COPY limit |',
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${r.postgres}, Redis ${r.redis} (before the start: load average ${r.load.toFixed(2)}${r.busy === null ? '' : `, CPUs ${Math.round(r.busy)} % busy`}), with \`${commandLine(o)}\`: ${fmt(o.rows)} ${c.rowNoun}; ${o.seconds} s at each write rate, apply worker concurrency ${o.concurrency}.`,
+    '',
+    `| backfill of the ${c.table} table | rows | seconds | rows/s | vs COPY limit |`,
     '|---|---:|---:|---:|---:|',
     ...r.copies.map(
-      (c, i) =>
-        `| COPY limit, run ${i + 1} of ${r.copies.length} (pg-copy-streams, name split in SQL, no JS mapping) | ${fmt(c.rows)} | ${(c.ms / 1000).toFixed(1)} | ${fmt(c.rowsPerSecond)} | ${(c.rowsPerSecond / limit).toFixed(2)} |`,
+      (copy, i) =>
+        `| COPY limit, run ${i + 1} of ${r.copies.length} (pg-copy-streams, ${c.copyNote}, no JS mapping) | ${fmt(copy.rows)} | ${(copy.ms / 1000).toFixed(1)} | ${fmt(copy.rowsPerSecond)} | ${(copy.rowsPerSecond / limit).toFixed(2)} |`,
     ),
-    `| runBackfill (users mapping, default batches, row locks, checkpoints) | ${fmt(r.backfill.rows)} | ${(r.backfill.ms / 1000).toFixed(1)} | ${fmt(r.backfill.rowsPerSecond)} | ${ratio.toFixed(2)} |`,
+    `| runBackfill (${c.name} mapping, default batches, row locks, checkpoints) | ${fmt(r.backfill.rows)} | ${(r.backfill.ms / 1000).toFixed(1)} | ${fmt(r.backfill.rowsPerSecond)} | ${ratio.toFixed(2)} |`,
     '',
     `Backfill target, at least ${BACKFILL_TARGET.toFixed(2)} × the COPY limit (the faster run): ${ratio >= BACKFILL_TARGET ? 'met' : 'not met'} (${ratio.toFixed(2)}).`,
     '',
@@ -681,6 +674,124 @@ function render(r: Report): string {
 
 // ---------------------------------------------------------------- main
 
+interface Servers {
+  serverUrl: string;
+  redisUrl: string;
+  postgres: string;
+  redis: string;
+  queuePrefix: string;
+  /** Told the scratch databases in use (none once dropped), for the message of a second Ctrl-C. */
+  onScratch(names: readonly string[]): void;
+}
+
+/**
+ * Both measurements of one context on a scratch pair of its own, dropped (with
+ * the queue's Redis keys) before this returns or throws: the next context
+ * starts on an empty server. Returns the context's part of the docs section.
+ */
+async function measureContext(context: BenchContext, options: Options, servers: Servers): Promise<string> {
+  const { serverUrl, redisUrl, queuePrefix } = servers;
+  const say = (text: string) => status.done(`${context.name}: ${text}`);
+  const load = loadavg()[0] ?? 0;
+  const busy = await cpuBusyPercent(2_000);
+  const names = {
+    source: `${DB_PREFIX}${process.pid}_${context.name}_src`,
+    target: `${DB_PREFIX}${process.pid}_${context.name}_dst`,
+  };
+  const cleanups: Array<[string, () => Promise<unknown>]> = [];
+  const sourceUrl = databaseUrlFor(serverUrl, names.source);
+  const targetUrl = databaseUrlFor(serverUrl, names.target);
+  const channel = benchChannel(context.name, { sourceUrl, targetUrl, redisUrl, queuePrefix });
+  const table = context.table;
+  servers.onScratch([names.source, names.target]);
+  try {
+    cleanups.push([`drop ${names.source}`, () => dropDatabase(serverUrl, names.source)]);
+    cleanups.push([`drop ${names.target}`, () => dropDatabase(serverUrl, names.target)]);
+    cleanups.push([`remove Redis keys ${queuePrefix}:*`, () => removeQueue(channel)]);
+    say(`scratch databases ${names.source} and ${names.target} on ${where(serverUrl)}; queue prefix ${queuePrefix}`);
+    await migrateLatest('monolith', sourceUrl);
+    await migrateLatest(context.serviceSchema, targetUrl);
+    const source = createKnex({ url: sourceUrl, pool: { max: 3 }, applicationName: 'strangler-bench' });
+    const target = createKnex({ url: targetUrl, pool: { max: 3 }, applicationName: 'strangler-bench' });
+    cleanups.push(['close connections', () => Promise.all([source.destroy(), target.destroy()])]);
+
+    // 1. Backfill against the COPY limit.
+    const fillMs = await fillTable(context, source, options.rows, stop.signal);
+    say(`filled monolith ${table} with ${fmt(options.rows)} rows in ${(fillMs / 1000).toFixed(1)} s`);
+    // As in production, capture goes on before the backfill (runBackfill checks); reads do not fire it.
+    await installCapture(source, channel);
+    const copies: Throughput[] = [];
+    const first = await copyLimit(context, sourceUrl, target, targetUrl, table, options.rows, stop.signal);
+    copies.push(first);
+    say(`COPY limit, run 1: ${fmt(first.rowsPerSecond)} rows/s (${(first.ms / 1000).toFixed(1)} s)`);
+    await target.raw(`TRUNCATE ${table}`);
+    const filled = await backfill(channel, target, options.rows, stop.signal);
+    say(
+      `runBackfill: ${fmt(filled.rowsPerSecond)} rows/s (${(filled.ms / 1000).toFixed(1)} s), ${(filled.rowsPerSecond / first.rowsPerSecond).toFixed(2)} × COPY run 1`,
+    );
+    // The limit again, after the backfill, into an identical fresh table: load on a shared machine moves.
+    // LIKE ... INCLUDING ALL keeps generated columns and indexes, so Postgres does the same work as in run 1.
+    const copyTable = `bench_copy_${table}`;
+    await target.raw(`CREATE TABLE ${copyTable} (LIKE ${table} INCLUDING ALL)`);
+    const second = await copyLimit(context, sourceUrl, target, targetUrl, copyTable, options.rows, stop.signal);
+    copies.push(second);
+    say(`COPY limit, run 2: ${fmt(second.rowsPerSecond)} rows/s (${(second.ms / 1000).toFixed(1)} s)`);
+    await target.raw(`DROP TABLE ${copyTable}`);
+    await target.raw(`VACUUM (ANALYZE) ${table}`);
+
+    // 2. Capture lag at fixed write rates, on the table just backfilled.
+    const sync = await startSyncProcess(context, channel, options.concurrency);
+    cleanups.push(['stop the sync process', () => sync.stop()]);
+    const pool = new pg.Pool({ connectionString: sourceUrl, max: 16, application_name: 'strangler-bench-writer' });
+    pool.on('error', () => {});
+    cleanups.push(['close the writer', () => pool.end()]);
+    const lags: LagResult[] = [];
+    const skippedRates: number[] = [];
+    // Warm-up (not reported): connections, prepared statements, JIT in both processes.
+    await measureLag(context, source, pool, channel, 100, 2, options.rows, stop.signal, 'warm-up');
+    for (const rate of options.rates) {
+      const behind = lags.at(-1);
+      if (behind && (behind.notApplied > 0 || behind.p99 > 5_000)) {
+        skippedRates.push(rate);
+        continue;
+      }
+      const lag = await measureLag(context, source, pool, channel, rate, options.seconds, options.rows, stop.signal);
+      lags.push(lag);
+      say(
+        `capture lag at ${fmt(rate)} writes/s (achieved ${fmt(lag.achieved)}): p50 ${ms(lag.p50)} ms, p99 ${ms(lag.p99)} ms, max ${ms(lag.max)} ms` +
+          `${lag.notApplied ? `, ${fmt(lag.notApplied)} not applied after ${(lag.drainMs / 1000).toFixed(0)} s` : ''}` +
+          `${lag.writes.failed ? `, ${fmt(lag.writes.failed)} writes failed (${lag.writes.firstError})` : ''}`,
+      );
+      await sleep(1_000, undefined, { signal: stop.signal });
+    }
+    const syncStats = await sync.stop();
+
+    return render({
+      context,
+      options,
+      busy,
+      postgres: servers.postgres,
+      redis: servers.redis,
+      load,
+      fillMs,
+      copies,
+      backfill: filled,
+      lags,
+      skippedRates,
+      syncStats,
+    });
+  } finally {
+    for (const [what, cleanup] of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        process.stderr.write(`warning: could not ${what}: ${describe(err)}\n`);
+      }
+    }
+    servers.onScratch([]);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
   if (!options) {
@@ -689,18 +800,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const load = loadavg()[0] ?? 0;
-  const busy = await cpuBusyPercent(2_000);
   const postgres = await checkPostgres(serverUrl);
   const redis = await checkRedis(redisUrl);
   await dropLeftovers(serverUrl, redisUrl);
 
-  const names = { source: `${DB_PREFIX}${process.pid}_src`, target: `${DB_PREFIX}${process.pid}_dst` };
   const queuePrefix = `bench-${process.pid}`;
+  let scratch: readonly string[] = [];
   const onSignal = (signal: NodeJS.Signals) => {
     if (stop.signal.aborted) {
+      const databases = scratch.length > 0 ? `databases ${scratch.join(' and ')}, ` : '';
       process.stderr.write(
-        `\n${signal} again: exiting now. Left behind: databases ${names.source} and ${names.target}, Redis keys ${queuePrefix}:* (the next run drops them)\n`,
+        `\n${signal} again: exiting now. Left behind: ${databases}Redis keys ${queuePrefix}:* (the next run drops them)\n`,
       );
       process.exit(130);
     }
@@ -710,101 +820,28 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const cleanups: Array<[string, () => Promise<unknown>]> = [];
-  const sourceUrl = databaseUrlFor(serverUrl, names.source);
-  const targetUrl = databaseUrlFor(serverUrl, names.target);
-  const channel = benchChannel({ sourceUrl, targetUrl, redisUrl, queuePrefix });
-  try {
-    cleanups.push([`drop ${names.source}`, () => dropDatabase(serverUrl, names.source)]);
-    cleanups.push([`drop ${names.target}`, () => dropDatabase(serverUrl, names.target)]);
-    cleanups.push([`remove Redis keys ${queuePrefix}:*`, () => removeQueue(channel)]);
-    status.done(
-      `scratch databases ${names.source} and ${names.target} on ${where(serverUrl)}; queue prefix ${queuePrefix}`,
-    );
-    await migrateLatest('monolith', sourceUrl);
-    await migrateLatest('users', targetUrl);
-    const source = createKnex({ url: sourceUrl, pool: { max: 3 }, applicationName: 'strangler-bench' });
-    const target = createKnex({ url: targetUrl, pool: { max: 3 }, applicationName: 'strangler-bench' });
-    cleanups.push(['close connections', () => Promise.all([source.destroy(), target.destroy()])]);
-
-    // 1. Backfill against the COPY limit.
-    const fillMs = await fillUsers(source, options.rows, stop.signal);
-    status.done(`filled monolith users with ${fmt(options.rows)} rows in ${(fillMs / 1000).toFixed(1)} s`);
-    // As in production, capture goes on before the backfill (runBackfill checks); reads do not fire it.
-    await installCapture(source, channel);
-    const copies: Throughput[] = [];
-    const first = await copyLimit(sourceUrl, target, targetUrl, 'users', options.rows, stop.signal);
-    copies.push(first);
-    status.done(`COPY limit, run 1: ${fmt(first.rowsPerSecond)} rows/s (${(first.ms / 1000).toFixed(1)} s)`);
-    await target.raw('TRUNCATE users');
-    const filled = await backfill(channel, target, options.rows, stop.signal);
-    status.done(
-      `runBackfill: ${fmt(filled.rowsPerSecond)} rows/s (${(filled.ms / 1000).toFixed(1)} s), ${(filled.rowsPerSecond / first.rowsPerSecond).toFixed(2)} × COPY run 1`,
-    );
-    // The limit again, after the backfill, into an identical fresh table: load on a shared machine moves.
-    await target.raw('CREATE TABLE bench_copy_users (LIKE users INCLUDING ALL)');
-    const second = await copyLimit(sourceUrl, target, targetUrl, 'bench_copy_users', options.rows, stop.signal);
-    copies.push(second);
-    status.done(`COPY limit, run 2: ${fmt(second.rowsPerSecond)} rows/s (${(second.ms / 1000).toFixed(1)} s)`);
-    await target.raw('DROP TABLE bench_copy_users');
-    await target.raw('VACUUM (ANALYZE) users');
-
-    // 2. Capture lag at fixed write rates, on the table just backfilled.
-    const sync = await startSyncProcess(channel, options.concurrency);
-    let syncStats: Record<string, number> | null = null;
-    cleanups.push(['stop the sync process', () => sync.stop()]);
-    const pool = new pg.Pool({ connectionString: sourceUrl, max: 16, application_name: 'strangler-bench-writer' });
-    pool.on('error', () => {});
-    cleanups.push(['close the writer', () => pool.end()]);
-    const lags: LagResult[] = [];
-    const skippedRates: number[] = [];
-    // Warm-up (not reported): connections, prepared statements, JIT in both processes.
-    await measureLag(source, pool, channel, 100, 2, options.rows, stop.signal, 'warm-up');
-    for (const rate of options.rates) {
-      const behind = lags.at(-1);
-      if (behind && (behind.notApplied > 0 || behind.p99 > 5_000)) {
-        skippedRates.push(rate);
-        continue;
-      }
-      const lag = await measureLag(source, pool, channel, rate, options.seconds, options.rows, stop.signal);
-      lags.push(lag);
-      status.done(
-        `capture lag at ${fmt(rate)} writes/s (achieved ${fmt(lag.achieved)}): p50 ${ms(lag.p50)} ms, p99 ${ms(lag.p99)} ms, max ${ms(lag.max)} ms` +
-          `${lag.notApplied ? `, ${fmt(lag.notApplied)} not applied after ${(lag.drainMs / 1000).toFixed(0)} s` : ''}` +
-          `${lag.writes.failed ? `, ${fmt(lag.writes.failed)} writes failed (${lag.writes.firstError})` : ''}`,
-      );
-      await sleep(1_000, undefined, { signal: stop.signal });
-    }
-    syncStats = await sync.stop();
-
-    const text = render({
-      options,
-      busy,
-      postgres,
-      redis,
-      load,
-      fillMs,
-      copies,
-      backfill: filled,
-      lags,
-      skippedRates,
-      syncStats,
-    });
-    process.stdout.write(`\n${text}\n`);
+  const servers: Servers = {
+    serverUrl,
+    redisUrl,
+    postgres,
+    redis,
+    queuePrefix,
+    onScratch: (names) => {
+      scratch = names;
+    },
+  };
+  const order = BENCH_CONTEXTS.map((c) => c.name);
+  for (const context of options.contexts) {
+    stop.signal.throwIfAborted();
+    const text = await measureContext(context, options, servers);
+    process.stdout.write(`\n${text}\n\n`);
+    // Written now, not after the last context: a context measured stays measured if a later one fails.
     if (options.write) {
-      writeBenchmarkSection('sync', 'Sync engine', text);
-      process.stdout.write('\ndocs/benchmarks.md updated.\n');
-    }
-    return 0;
-  } finally {
-    for (const [what, cleanup] of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (err) {
-        process.stderr.write(`warning: could not ${what}: ${describe(err)}\n`);
-      }
+      writeBenchmarkSectionPart('sync', 'Sync engine', context.name, text, order);
+      process.stdout.write(`docs/benchmarks.md updated: ${context.title}.\n\n`);
     }
   }
+  return 0;
 }
 
 async function removeQueue(channel: SyncChannel): Promise<void> {

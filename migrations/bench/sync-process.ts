@@ -1,13 +1,15 @@
+import { isContextName } from '../src/stages/contexts.ts';
 import { ApplyWorker } from '../src/sync/apply-worker.ts';
 import { OutboxRelay } from '../src/sync/relay.ts';
 import { benchChannel } from './channel.ts';
 
 /**
  * The sync side of the capture-lag benchmark, in a process of its own as in
- * production: what `pnpm sync:worker users` runs (one OutboxRelay and one
- * ApplyWorker, with its defaults), on the scratch channel `run.ts` passes in
- * the environment. Prints `ready` once both are running; on SIGTERM it stops
- * them after the jobs in progress and prints its counts as one JSON line.
+ * production: what `pnpm sync:worker <context>` runs for the forward channel
+ * (one OutboxRelay and one ApplyWorker, with its defaults), on the context's
+ * scratch channel that `run.ts` passes in the environment. Prints `ready`
+ * once both are running; on SIGTERM it stops them after the jobs in progress
+ * and prints its counts as one JSON line.
  */
 
 const env = (name: string): string => {
@@ -16,7 +18,9 @@ const env = (name: string): string => {
   return value;
 };
 
-const channel = benchChannel({
+const context = env('BENCH_CONTEXT');
+if (!isContextName(context)) throw new Error(`BENCH_CONTEXT "${context}" is not a context`);
+const channel = benchChannel(context, {
   sourceUrl: env('BENCH_SOURCE_URL'),
   targetUrl: env('BENCH_TARGET_URL'),
   redisUrl: env('BENCH_REDIS_URL'),
