@@ -42,6 +42,45 @@ export const RELAY_ASLEEP = 1;
 /** Installing a trigger takes a lock that queues behind long transactions and blocks writers behind it. */
 const DDL_LOCK_TIMEOUT = '5s';
 
+const INSTANCE_PREFIX = 'strangler outbox ';
+
+/**
+ * Gives the outbox table an identity of its own, kept in its comment: a
+ * random id set once, when the table is created. Outbox ids start at 1 again
+ * in a new database or a recreated outbox, and BullMQ keeps completed job ids
+ * for an hour to deduplicate them, so a job id made of the channel and the
+ * outbox id alone would be taken for a job already done and never applied.
+ * The relay puts this id into every job id (`jobIdOf`).
+ */
+async function stampOutboxInstance(knex: Knex | Knex.Transaction): Promise<void> {
+  await knex.raw(`
+    DO $$ BEGIN
+      IF coalesce(obj_description('${OUTBOX_TABLE}'::regclass, 'pg_class'), '') NOT LIKE '${INSTANCE_PREFIX}%' THEN
+        EXECUTE format('COMMENT ON TABLE ${OUTBOX_TABLE} IS %L',
+                       '${INSTANCE_PREFIX}' || replace(gen_random_uuid()::text, '-', ''));
+      END IF;
+    END $$`);
+}
+
+/** The outbox's identity (see stampOutboxInstance); stamped now if an older version created the table without one. */
+export async function outboxInstanceOf(knex: Knex): Promise<string> {
+  const read = async () => {
+    const { rows } = await knex.raw<{ rows: Array<{ comment: string | null }> }>(
+      `SELECT obj_description(to_regclass('${OUTBOX_TABLE}'), 'pg_class') AS comment`,
+    );
+    const comment = rows[0]?.comment ?? '';
+    return comment.startsWith(INSTANCE_PREFIX)
+      ? comment.slice(INSTANCE_PREFIX.length, INSTANCE_PREFIX.length + 12)
+      : null;
+  };
+  const found = await read();
+  if (found) return found;
+  await stampOutboxInstance(knex);
+  const stamped = await read();
+  if (!stamped) throw new Error(`${OUTBOX_TABLE} has no identity; install capture first`);
+  return stamped;
+}
+
 /** Creates the outbox and dead-letter tables when missing. Runs inside `installCapture`. */
 export async function ensureCaptureTables(knex: Knex | Knex.Transaction): Promise<void> {
   await knex.raw(`
@@ -55,6 +94,7 @@ export async function ensureCaptureTables(knex: Knex | Knex.Transaction): Promis
       relayed_at timestamptz,
       applied_at timestamptz
     )`);
+  await stampOutboxInstance(knex);
   // Partial indexes stay as small as the backlog: the relay scans the first, lag and requeue the second.
   await knex.raw(
     `CREATE INDEX IF NOT EXISTS ${OUTBOX_TABLE}_unrelayed_idx ON ${OUTBOX_TABLE} (channel, id) WHERE relayed_at IS NULL`,

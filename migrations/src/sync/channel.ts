@@ -127,8 +127,9 @@ export function queuePrefixOf(channel: Pick<SyncChannel, 'queuePrefix'>): string
  * the same row twice adds it once. BullMQ 5 rejects a custom id containing ':'
  * (unless it has exactly three parts), hence the dot.
  */
-export function jobIdOf(channel: Pick<SyncChannel, 'name'>, outboxId: number): string {
-  return `${channel.name}.${outboxId}`;
+/** A job's id: the channel, the outbox's identity (capture.ts, outboxInstanceOf) and the outbox row's id. */
+export function jobIdOf(channel: Pick<SyncChannel, 'name'>, outboxInstance: string, outboxId: number): string {
+  return `${channel.name}.${outboxInstance}.${outboxId}`;
 }
 
 export function mappingForSourceTable(channel: SyncChannel, table: string): SyncMapping | undefined {

@@ -14,6 +14,7 @@ export {
   installCapture,
   isCaptureInstalled,
   OUTBOX_TABLE,
+  outboxInstanceOf,
   type RemoveCaptureOptions,
   removeCapture,
 } from './capture.ts';

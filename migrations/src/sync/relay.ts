@@ -1,7 +1,7 @@
 import { createKnex, type Knex, type Redis } from '@strangler/foundation';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
-import { RELAY_ASLEEP, RELAY_AWAKE } from './capture.ts';
+import { outboxInstanceOf, RELAY_ASLEEP, RELAY_AWAKE } from './capture.ts';
 import { jobIdOf, notifyChannelName, relayAwakeSequenceName, type SyncChannel, validateChannel } from './channel.ts';
 import { claimUnrelayed, hasUnrelayed, markRelayed, relayedUnapplied, unmarkRelayed } from './outbox.ts';
 import { type ApplyJobData, type ApplyJobOptions, bullJobOptions, openSyncQueue, producerRedis } from './queue.ts';
@@ -121,6 +121,7 @@ export class OutboxRelay {
   #stopped: Promise<void> | undefined;
   #lastSweep = Date.now();
   #requeueNow = false;
+  #instance: string | undefined;
 
   constructor(channel: SyncChannel, opts: OutboxRelayOptions = {}) {
     this.channel = validateChannel(channel);
@@ -186,8 +187,15 @@ export class OutboxRelay {
     await this.#knex.destroy();
   }
 
+  /** The outbox's identity, part of every job id; read once. */
+  async #outboxInstance(): Promise<string> {
+    this.#instance ??= await outboxInstanceOf(this.#knex);
+    return this.#instance;
+  }
+
   /** Relays one batch now; returns how many rows it relayed. */
   async relayOnce(): Promise<number> {
+    const instance = await this.#outboxInstance();
     const n = await this.#knex.transaction(async (trx) => {
       const rows = await claimUnrelayed(trx, this.channel.name, this.#batchSize);
       if (rows.length === 0) return 0;
@@ -195,7 +203,7 @@ export class OutboxRelay {
         rows.map((r) => ({
           name: r.table,
           data: { table: r.table, key: r.key, op: r.op, outboxId: r.id },
-          opts: { ...this.#jobOptions, jobId: jobIdOf(this.channel, r.id) },
+          opts: { ...this.#jobOptions, jobId: jobIdOf(this.channel, instance, r.id) },
         })),
       );
       const ids = rows.map((r) => r.id);
@@ -222,16 +230,19 @@ export class OutboxRelay {
       opts.olderThanMs ?? this.#requeueAfterMs,
       opts.limit ?? 10_000,
     );
+    const instance = await this.#outboxInstance();
     const lost: number[] = [];
     const CHUNK = 200;
     for (let i = 0; i < candidates.length; i += CHUNK) {
       const chunk = candidates.slice(i, i + CHUNK);
-      const states = await Promise.all(chunk.map((c) => this.#queue.getJobState(jobIdOf(this.channel, c.id))));
+      const states = await Promise.all(
+        chunk.map((c) => this.#queue.getJobState(jobIdOf(this.channel, instance, c.id))),
+      );
       for (const [j, state] of states.entries()) {
         const c = chunk[j];
         if (!c || IN_FLIGHT.has(state)) continue;
         // A finished job would swallow the re-add of its id: remove it first.
-        if (state !== 'unknown') await this.#queue.remove(jobIdOf(this.channel, c.id));
+        if (state !== 'unknown') await this.#queue.remove(jobIdOf(this.channel, instance, c.id));
         lost.push(c.id);
       }
     }

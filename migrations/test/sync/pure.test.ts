@@ -26,8 +26,8 @@ describe('channels (no servers)', () => {
   it('derives SQL names and BullMQ job ids BullMQ accepts (no colon)', () => {
     expect(captureFunctionName(channel)).toBe('strangler_capture_users_forward');
     expect(notifyChannelName(channel)).toBe('strangler_outbox_users_forward');
-    expect(jobIdOf(channel, 42)).toBe('users-forward.42');
-    expect(jobIdOf(channel, 42)).not.toContain(':');
+    expect(jobIdOf(channel, '0f3c9a1b2d4e', 42)).toBe('users-forward.0f3c9a1b2d4e.42');
+    expect(jobIdOf(channel, '0f3c9a1b2d4e', 42)).not.toContain(':');
   });
 
   it('refuses unsafe channel names and identifiers, and two mappings of one source table', () => {

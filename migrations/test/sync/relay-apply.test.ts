@@ -12,7 +12,9 @@ import {
   OUTBOX_TABLE,
   OutboxRelay,
   openSyncQueue,
+  outboxInstanceOf,
   reconcile,
+  removeCapture,
   retryDeadLetters,
   type SyncChannel,
 } from '../../src/sync/index.ts';
@@ -115,7 +117,8 @@ describe('relay and apply', () => {
       // Counted after the 200 seed rows: those were captured before `before` and relayed too.
       const outboxIds = [...(await outboxIdsAfter(0))];
       const jobs = await queue.getJobs(['completed'], 0, -1);
-      expect(jobs.map((j) => j.id).sort()).toEqual(outboxIds.map((id) => jobIdOf(channel, id)).sort());
+      const instance = await outboxInstanceOf(fx.sourceKnex);
+      expect(jobs.map((j) => j.id).sort()).toEqual(outboxIds.map((id) => jobIdOf(channel, instance, id)).sort());
       expect(worker.stats.applied).toBe(outboxIds.length);
       expect(relay.stats.relayed).toBe(outboxIds.length);
       expect((await outboxIdsAfter(before)).length).toBeGreaterThan(100);
@@ -170,7 +173,7 @@ describe('relay and apply', () => {
           name: r.table_name,
           data: { table: r.table_name, key: r.row_key, op: r.op, outboxId: r.id },
           // Distinct ids: BullMQ must run every copy for this test to mean anything.
-          opts: { jobId: `${jobIdOf(channel, r.id)}-replay-${i}` },
+          opts: { jobId: `${jobIdOf(channel, 'replay', r.id)}-${i}` },
         })),
       );
       await waitFor('every delivery applied', async () => worker.stats.applied === deliveries.length);
@@ -331,6 +334,29 @@ describe('relay and apply', () => {
       expect(await retryDeadLetters(channel)).toBe(1);
       await waitForQuiescence(channel);
     });
+    await expectNoDrift(channel);
+  });
+
+  it('applies the changes of a recreated outbox, whose ids start at 1 again while the old jobs are kept', async () => {
+    // BullMQ keeps completed jobs to deduplicate their ids; the ones of the outbox so far are there.
+    const kept = (await queue.getJobs(['completed'], 0, -1)).map((j) => Number(j.data.outboxId));
+    expect(kept.length).toBeGreaterThan(0);
+    const before = await outboxInstanceOf(fx.sourceKnex);
+    await removeCapture(fx.sourceKnex, channel, { dropOutbox: true });
+    await installCapture(fx.sourceKnex, channel);
+    expect(await outboxInstanceOf(fx.sourceKnex)).not.toBe(before);
+    // The new outbox's ids run over ids whose jobs BullMQ still keeps (a new table starts at 1;
+    // the earliest kept ids here are past 1, as a Redis flush in an earlier test dropped the first ones).
+    const first = Math.min(...kept);
+    await fx.sourceKnex.raw(`ALTER SEQUENCE ${OUTBOX_TABLE}_id_seq RESTART WITH ${first}`);
+    const [id] = await insertUsers(fx.sourceKnex, 'after-recreate', 3);
+    expect(await lastOutboxId()).toBe(first + 2);
+    expect(kept).toContain(first + 2);
+    await withEngine({}, async () => {
+      // Well under the relay's requeue sweep (30 s), which would otherwise find the rows in the end.
+      await waitForQuiescence(channel, 5_000);
+    });
+    expect(await fx.targetKnex('copy_users').where({ id }).first()).toBeDefined();
     await expectNoDrift(channel);
   });
 });
