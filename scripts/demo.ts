@@ -317,7 +317,8 @@ function controlDatabaseOf(database: string): string {
 }
 
 function cliEnvLine(env: Record<string, string>): string | null {
-  const differ = Object.entries(env).filter(([k, v]) => CLI_DEFAULTS[k] !== v && process.env[k] !== v);
+  // Whatever this process was given: the reader runs the CLI from another terminal, which has none of it.
+  const differ = Object.entries(env).filter(([k, v]) => CLI_DEFAULTS[k] !== v);
   if (differ.length === 0) return null;
   return `export ${differ.map(([k, v]) => `${k}='${v}'`).join(' ')}`;
 }
