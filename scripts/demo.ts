@@ -255,6 +255,8 @@ async function main(): Promise<void> {
       'edge-router',
       join(ROOT, 'edge-router/src/server.ts'),
       {
+        // What the dashboard's buttons and status run `pnpm strangler` with.
+        ...stranglerEnv,
         PORT: String(ports.router),
         HOST: '127.0.0.1',
         MONOLITH_URL: monolithUrl,
@@ -275,6 +277,7 @@ async function main(): Promise<void> {
 
     say('');
     say(`Send traffic to the router, ${routerUrl}: it reaches ShopCo until a flag moves it.`);
+    say(`The migration dashboard: ${routerUrl}/_strangler/  (sign in with the admin token ${DEMO_ADMIN_TOKEN})`);
     if (!flagsConfig.UNLEASH_URL_GIVEN) {
       say(
         `Unleash admin UI: ${unleashUrl}  (log in as ${flagsConfig.UNLEASH_ADMIN_USERNAME} / ${flagsConfig.UNLEASH_ADMIN_PASSWORD})`,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { CONTEXTS, describeState, type FlagSource } from '@strangler/flags';
 import {
   createLogger,
@@ -14,6 +15,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAdmin } from './admin.ts';
 import type { RouterConfig } from './config.ts';
+import { type DashboardDeps, registerDashboard } from './dashboard/routes.ts';
 import { writeOwnerOf } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
 import { createIdentityResolver } from './identity.ts';
@@ -25,6 +27,8 @@ import { ShadowRecorder } from './shadow.ts';
 import { Upstream } from './upstream.ts';
 
 export interface RouterDeps {
+  /** The CLIs behind the dashboard's status and buttons; default: the repository's, with this process's environment. */
+  dashboardCli?: DashboardDeps['cli'];
   flags: FlagSource;
   /** Shadow-diff noise rules by route; default: the declared ones of `noise.ts`. */
   noise?: Readonly<Record<string, NoiseRule>>;
@@ -143,6 +147,16 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
       flags: deps.flags,
       services: serviceNames,
       shadow,
+    });
+    registerDashboard(app, {
+      token: config.ADMIN_TOKEN,
+      shadow,
+      // The repository's own CLIs, run with this router's environment (the stack's databases, Redis, Unleash).
+      cli: deps.dashboardCli ?? {
+        strangler: join(import.meta.dirname, '../../migrations/src/cli/strangler.ts'),
+        flags: join(import.meta.dirname, '../../flags/src/cli.ts'),
+        env: process.env,
+      },
     });
   }
   app.addHook('onClose', async () => {

@@ -117,6 +117,16 @@ describe('pnpm demo', () => {
     expect(stdout).toMatch(/legacy → sync +\S+ +start the users extraction/);
   });
 
+  it('serves the migration dashboard, whose status comes from the stage machine', async () => {
+    expect(output).toContain(`The migration dashboard: http://127.0.0.1:${routerPort}/_strangler/`);
+    const res = await fetch(`http://127.0.0.1:${routerPort}/_strangler/api/dashboard`, {
+      headers: { authorization: 'Bearer strangler-demo-admin-token' },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: { contexts: Array<{ context: string }> } };
+    expect(body.status.contexts.map((c) => c.context)).toEqual(['users', 'products']);
+  });
+
   it('stops everything it started on Ctrl-C', async () => {
     demo.kill('SIGINT');
     const [code] = await once(demo, 'exit');

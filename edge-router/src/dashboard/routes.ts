@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tokenMatches } from '../admin.ts';
+import type { ShadowRecorder } from '../shadow.ts';
+
+/**
+ * The migration dashboard at /_strangler/ (with ADMIN_TOKEN set). It shows
+ * what `pnpm strangler status --json` says, with this router's shadow
+ * mismatches, refreshed every few seconds; its buttons run the same CLI
+ * (`advance`, `rollback`, `canary`, and `pnpm flags kill|unkill`), so a move
+ * from the page goes through exactly the gates a move from a terminal does,
+ * and a refusal shows the CLI's reason.
+ *
+ * Access: the admin token, as a bearer header or as the HttpOnly,
+ * SameSite=Strict cookie the page's sign-in sets. Changes also need the
+ * `x-strangler-dashboard` header, which a cross-site form cannot send.
+ */
+
+export interface DashboardDeps {
+  token: string;
+  shadow: ShadowRecorder;
+  /** The CLIs the buttons and the status run, and their environment (the stack's databases, Redis, Unleash). */
+  cli: { strangler: string; flags: string; env: NodeJS.ProcessEnv };
+  /** How long a status stays fresh for the next request (ms). */
+  statusTtlMs?: number;
+}
+
+const COOKIE = 'strangler_admin';
+const CONTEXTS = new Set(['users', 'products']);
+const PAGE = readFileSync(join(import.meta.dirname, 'page.html'), 'utf8');
+const require = createRequire(import.meta.url);
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { env, timeout: 120_000, maxBuffer: 4 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr: stderr || (err && typeof err.code !== 'number' ? err.message : '') });
+      },
+    );
+  });
+}
+
+function cookieToken(request: FastifyRequest): string {
+  const header = request.headers.cookie ?? '';
+  for (const part of header.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === COOKIE) return decodeURIComponent(rest.join('='));
+  }
+  return '';
+}
+
+function bodyOf(request: FastifyRequest): Record<string, unknown> {
+  const raw = request.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return {};
+  try {
+    const parsed = JSON.parse(raw.toString('utf8')) as unknown;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
+  const ttl = deps.statusTtlMs ?? 2_000;
+  let cached: { at: number; value: Promise<unknown> } | null = null;
+
+  const authed = (request: FastifyRequest): boolean => {
+    const header = request.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : cookieToken(request);
+    return tokenMatches(given, deps.token);
+  };
+  const refuse = (reply: FastifyReply) =>
+    reply.status(401).send({
+      error: { code: 'ROUTER_ADMIN_UNAUTHORIZED', message: 'Sign in with the router’s ADMIN_TOKEN' },
+    });
+
+  /** One `strangler status --json` at a time, shared by every viewer for `ttl`. */
+  const status = (): Promise<unknown> => {
+    if (cached && Date.now() - cached.at < ttl) return cached.value;
+    const value = runCli(deps.cli.strangler, ['status', '--json'], deps.cli.env).then((r) => {
+      try {
+        return JSON.parse(r.stdout) as unknown;
+      } catch {
+        return { unavailable: (r.stderr || r.stdout).trim().split('\n')[0] ?? `exit ${r.code}` };
+      }
+    });
+    cached = { at: Date.now(), value };
+    return value;
+  };
+
+  app.get('/_strangler', (_request, reply) => reply.redirect('/_strangler/'));
+  app.get('/_strangler/', (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
+  app.get<{ Params: { name: string } }>('/_strangler/assets/:name', (request, reply) => {
+    const asset = ASSETS[request.params.name];
+    if (!asset) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such asset' } });
+    return reply.type(asset.type).header('cache-control', 'max-age=3600').send(readFileSync(asset.file));
+  });
+
+  app.post('/_strangler/session', (request, reply) => {
+    const token = bodyOf(request).token;
+    if (typeof token !== 'string' || !tokenMatches(token, deps.token)) return refuse(reply);
+    return reply
+      .header(
+        'set-cookie',
+        `${COOKIE}=${encodeURIComponent(token)}; Path=/_strangler; HttpOnly; SameSite=Strict; Max-Age=43200`,
+      )
+      .send({ ok: true });
+  });
+
+  app.get('/_strangler/api/dashboard', async (request, reply) => {
+    if (!authed(request)) return refuse(reply);
+    return {
+      at: new Date().toISOString(),
+      status: await status(),
+      shadow: { stats: Object.fromEntries(deps.shadow.stats), recentMismatches: deps.shadow.recent() },
+    };
+  });
+
+  app.post<{ Params: { context: string; action: string } }>(
+    '/_strangler/api/contexts/:context/:action',
+    async (request, reply) => {
+      if (!authed(request)) return refuse(reply);
+      if (request.headers['x-strangler-dashboard'] !== '1') {
+        return reply
+          .status(403)
+          .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
+      }
+      const { context, action } = request.params;
+      const body = bodyOf(request);
+      if (!CONTEXTS.has(context) || !['advance', 'rollback', 'canary'].includes(action)) {
+        return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no action ${action} for ${context}` } });
+      }
+      const args = [action, context];
+      if (action === 'canary') {
+        const percent = body.percent;
+        if (!Number.isInteger(percent) || (percent as number) < 1 || (percent as number) > 99) {
+          return reply
+            .status(400)
+            .send({ error: { code: 'VALIDATION_FAILED', message: 'percent must be a whole number from 1 to 99' } });
+        }
+        args.push(String(percent));
+      }
+      const reason =
+        typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 200) : 'from the dashboard';
+      args.push('--reason', reason, '--actor', 'dashboard');
+      const result = await runCli(deps.cli.strangler, args, deps.cli.env);
+      cached = null;
+      return { ok: result.code === 0, ...result };
+    },
+  );
+
+  app.post('/_strangler/api/kill-switch', async (request, reply) => {
+    if (!authed(request)) return refuse(reply);
+    if (request.headers['x-strangler-dashboard'] !== '1') {
+      return reply
+        .status(403)
+        .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
+    }
+    const on = bodyOf(request).on;
+    if (typeof on !== 'boolean') {
+      return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: 'on must be true or false' } });
+    }
+    const result = await runCli(deps.cli.flags, [on ? 'kill' : 'unkill'], deps.cli.env);
+    cached = null;
+    return { ok: result.code === 0, ...result };
+  });
+}
