@@ -151,6 +151,7 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
     registerDashboard(app, {
       token: config.ADMIN_TOKEN,
       shadow,
+      requests: metrics.requests,
       // The repository's own CLIs, run with this router's environment (the stack's databases, Redis, Unleash).
       cli: deps.dashboardCli ?? {
         strangler: join(import.meta.dirname, '../../migrations/src/cli/strangler.ts'),

@@ -158,6 +158,7 @@ describe('the dashboard at /_strangler/', () => {
   });
 
   it('signs in, shows what strangler status says, and shows the refusal of an advance whose gate is unmet', async () => {
+    for (let i = 0; i < 5; i++) expect((await fetch(`${base}/api/users/1`)).status).toBe(200);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await page.goto(`${base}/_strangler/`);
@@ -180,6 +181,8 @@ describe('the dashboard at /_strangler/', () => {
       }
       expect(await page.textContent('[data-testid=stage-products]')).toBe('legacy');
       expect(await page.textContent('[data-testid=next-users]')).toContain('gate not met');
+      // This router's own counts, live: the five reads above went to ShopCo and got 2xx.
+      expect(await page.innerText('#wide')).toMatch(/monolith 2xx\s+(\S+)\s+5\b/);
 
       await page.click('[data-testid=advance-users]');
       const result = page.locator('[data-testid=result-users].refused');

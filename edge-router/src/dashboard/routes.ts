@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Histogram } from 'prom-client';
 import { tokenMatches } from '../admin.ts';
 import type { ShadowRecorder } from '../shadow.ts';
 
@@ -22,6 +23,8 @@ import type { ShadowRecorder } from '../shadow.ts';
 export interface DashboardDeps {
   token: string;
   shadow: ShadowRecorder;
+  /** This router's request histogram (metrics.ts): its counts by target and status class feed the live rates. */
+  requests: Histogram<'route' | 'target' | 'status'>;
   /** The CLIs the buttons and the status run, and their environment (the stack's databases, Redis, Unleash). */
   cli: { strangler: string; flags: string; env: NodeJS.ProcessEnv };
   /** How long a status stays fresh for the next request (ms). */
@@ -77,6 +80,17 @@ function bodyOf(request: FastifyRequest): Record<string, unknown> {
   }
 }
 
+/** Requests this router answered since it started, by target and status class ("monolith 2xx": 1234). */
+async function requestCounts(histogram: DashboardDeps['requests']): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await histogram.get()).values) {
+    if (!v.metricName?.endsWith('_count')) continue;
+    const key = `${String(v.labels.target)} ${String(v.labels.status).charAt(0)}xx`;
+    counts[key] = (counts[key] ?? 0) + v.value;
+  }
+  return counts;
+}
+
 export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   const ttl = deps.statusTtlMs ?? 2_000;
   let cached: { at: number; value: Promise<unknown> } | null = null;
@@ -129,6 +143,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     return {
       at: new Date().toISOString(),
       status: await status(),
+      requests: await requestCounts(deps.requests),
       shadow: { stats: Object.fromEntries(deps.shadow.stats), recentMismatches: deps.shadow.recent() },
     };
   });
