@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CONTEXTS, type FlagSource, writeOwnerIn } from '@strangler/flags';
 import {
   buildServiceApp,
@@ -85,7 +84,7 @@ async function stockDeps(app: FastifyInstance, config: MonolithConfig, deps: Mon
   const redis = createRedis({ url: config.REDIS_URL, role: 'client', connectionName: 'shopco' });
   redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis unavailable; stock changes held after 20 s'));
   const fence = new FenceMember(redis, {
-    id: `shopco-${process.pid}-${randomUUID().slice(0, 8)}`,
+    kind: 'shopco',
     contexts: CONTEXTS,
     prefix: config.FENCE_KEY_PREFIX,
     holdMaxMs: config.STOCK_HOLD_MAX_MS,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { CONTEXTS } from '@strangler/flags';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Histogram } from 'prom-client';
 import { tokenMatches } from '../admin.ts';
@@ -32,7 +33,6 @@ export interface DashboardDeps {
 }
 
 const COOKIE = 'strangler_admin';
-const CONTEXTS = new Set(['users', 'products']);
 const PAGE = readFileSync(join(import.meta.dirname, 'page.html'), 'utf8');
 const require = createRequire(import.meta.url);
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -105,6 +105,16 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       error: { code: 'ROUTER_ADMIN_UNAUTHORIZED', message: 'Sign in with the router’s ADMIN_TOKEN' },
     });
 
+  /** Before a change: signed in, and the header a cross-site form cannot send. */
+  const mayChange = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!authed(request)) return refuse(reply);
+    if (request.headers['x-strangler-dashboard'] !== '1') {
+      return reply
+        .status(403)
+        .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
+    }
+  };
+
   /** One `strangler status --json` at a time, shared by every viewer for `ttl`. */
   const status = (): Promise<unknown> => {
     if (cached && Date.now() - cached.at < ttl) return cached.value;
@@ -150,16 +160,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
 
   app.post<{ Params: { context: string; action: string } }>(
     '/_strangler/api/contexts/:context/:action',
+    { preHandler: mayChange },
     async (request, reply) => {
-      if (!authed(request)) return refuse(reply);
-      if (request.headers['x-strangler-dashboard'] !== '1') {
-        return reply
-          .status(403)
-          .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
-      }
       const { context, action } = request.params;
       const body = bodyOf(request);
-      if (!CONTEXTS.has(context) || !['advance', 'rollback', 'canary'].includes(action)) {
+      if (!(CONTEXTS as readonly string[]).includes(context) || !['advance', 'rollback', 'canary'].includes(action)) {
         return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no action ${action} for ${context}` } });
       }
       const args = [action, context];
@@ -181,13 +186,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     },
   );
 
-  app.post('/_strangler/api/kill-switch', async (request, reply) => {
-    if (!authed(request)) return refuse(reply);
-    if (request.headers['x-strangler-dashboard'] !== '1') {
-      return reply
-        .status(403)
-        .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
-    }
+  app.post('/_strangler/api/kill-switch', { preHandler: mayChange }, async (request, reply) => {
     const on = bodyOf(request).on;
     if (typeof on !== 'boolean') {
       return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: 'on must be true or false' } });

@@ -142,8 +142,8 @@ function keepAlive(deps: CutoverDeps, hold: FenceHold): { stop: () => void; lost
 }
 
 /** "2 router(s)", or "2 router(s) and 1 ShopCo process(es)" when ShopCo takes part (its stock follows products). */
-function describeMembers(members: readonly { id: string }[]): string {
-  const shopco = members.filter((m) => m.id.startsWith('shopco-')).length;
+function describeMembers(members: readonly { kind?: string }[]): string {
+  const shopco = members.filter((m) => m.kind === 'shopco').length;
   const routers = `${members.length - shopco} router(s)`;
   return shopco > 0 ? `${routers} and ${shopco} ShopCo process(es)` : routers;
 }

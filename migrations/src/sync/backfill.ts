@@ -114,21 +114,26 @@ export async function runBackfill(channel: SyncChannel, opts: BackfillOptions = 
   validateChannel(channel);
   const started = Date.now();
   const poolMax = (opts.concurrency ?? DEFAULT_CONCURRENCY) + 1;
-  return withSyncDatabases(channel, opts.db, { poolMax }, async (db) => {
-    if (opts.requireCapture !== false && !(await isCaptureInstalled(db.source, channel))) {
-      throw new SyncConfigError(
-        `channel "${channel.name}": install capture before the backfill, or changes made during it are lost`,
-      );
-    }
-    await ensureSyncStateTable(db.target);
-    const tables: BackfillTableResult[] = [];
-    for (const mapping of channel.mappings) {
-      const result = await backfillTable(db, channel, mapping, opts);
-      tables.push(result);
-      if (!result.finished) return { channel: channel.name, tables, aborted: true, ms: Date.now() - started };
-    }
-    return { channel: channel.name, tables, aborted: false, ms: Date.now() - started };
-  });
+  return withSyncDatabases(
+    channel,
+    opts.db,
+    async (db) => {
+      if (opts.requireCapture !== false && !(await isCaptureInstalled(db.source, channel))) {
+        throw new SyncConfigError(
+          `channel "${channel.name}": install capture before the backfill, or changes made during it are lost`,
+        );
+      }
+      await ensureSyncStateTable(db.target);
+      const tables: BackfillTableResult[] = [];
+      for (const mapping of channel.mappings) {
+        const result = await backfillTable(db, channel, mapping, opts);
+        tables.push(result);
+        if (!result.finished) return { channel: channel.name, tables, aborted: true, ms: Date.now() - started };
+      }
+      return { channel: channel.name, tables, aborted: false, ms: Date.now() - started };
+    },
+    { poolMax },
+  );
 }
 
 async function backfillTable(

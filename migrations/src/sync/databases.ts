@@ -34,11 +34,11 @@ export function openSyncDatabases(
 export async function withSyncDatabases<T>(
   channel: SyncChannel,
   given: SyncDatabases | undefined,
-  ...args: [fn: (db: SyncDatabases) => Promise<T>] | [opts: { poolMax: number }, fn: (db: SyncDatabases) => Promise<T>]
+  fn: (db: SyncDatabases) => Promise<T>,
+  { poolMax = 2 }: { poolMax?: number } = {},
 ): Promise<T> {
-  const [opts, fn] = args.length === 1 ? [{ poolMax: 2 }, args[0]] : args;
   if (given) return fn(given);
-  const db = openSyncDatabases(channel, opts);
+  const db = openSyncDatabases(channel, { poolMax });
   try {
     return await fn(db);
   } finally {

@@ -37,7 +37,11 @@ export interface FenceMemberReport {
   /** Context → who this router's flags give the writes to. */
   owners: Record<string, WriteOwner>;
   pid: number;
+  /** What the member is: a router, or ShopCo when its stock follows the products write owner. */
+  kind: FenceMemberKind;
 }
+
+export type FenceMemberKind = 'router' | 'shopco';
 
 export interface FenceHold {
   context: string;
@@ -96,6 +100,8 @@ export class WritesHeldError extends Error {
 
 export interface FenceMemberOptions {
   contexts: readonly string[];
+  /** Default `router`. */
+  kind?: FenceMemberKind;
   /** Who the router's current flags give each context's writes to. */
   owners: () => Record<string, WriteOwner>;
   prefix?: string;
@@ -112,10 +118,11 @@ export interface FenceMemberOptions {
 export class FenceMember {
   readonly id: string;
   readonly #redis: Redis;
-  readonly #opts: Required<Omit<FenceMemberOptions, 'timings' | 'onError' | 'id'>> & {
+  readonly #opts: Required<Omit<FenceMemberOptions, 'timings' | 'onError' | 'id' | 'kind'>> & {
     timings: FenceTimings;
     onError: (err: Error) => void;
   };
+  readonly #kind: FenceMemberKind;
   readonly #holds = new Map<string, string>();
   readonly #inFlight = new Map<string, number>();
   readonly #events = new EventEmitter();
@@ -126,7 +133,8 @@ export class FenceMember {
 
   constructor(redis: Redis, opts: FenceMemberOptions) {
     this.#redis = redis;
-    this.id = opts.id ?? `router-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.#kind = opts.kind ?? 'router';
+    this.id = opts.id ?? `${this.#kind}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.#opts = {
       contexts: opts.contexts,
       owners: opts.owners,
@@ -248,6 +256,7 @@ export class FenceMember {
       held,
       owners: this.#opts.owners(),
       pid: process.pid,
+      kind: this.#kind,
     };
     await this.#redis.hset(membersKey(this.#opts.prefix), this.id, JSON.stringify(report));
   }
