@@ -1,5 +1,5 @@
 import type { FlagSource } from '@strangler/flags';
-import { type FenceMember, type TrafficRecorder, WritesHeldError } from '@strangler/foundation';
+import { type FenceMember, type Side, type TrafficRecorder, WritesHeldError } from '@strangler/foundation';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Decision, decide, pinsReads } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
@@ -17,6 +17,9 @@ import { normalisePath } from './path.ts';
 import type { RouteTable } from './routes.ts';
 import { answerOf, type ShadowRecorder } from './shadow.ts';
 import { type Upstream, UpstreamError, type UpstreamRequest, type UpstreamResponse } from './upstream.ts';
+
+/** A routed request's context, and whether it reads, for the shared traffic counts; null when unrouted. */
+type Counted = { context: string; read: boolean } | null;
 
 export interface ProxyDeps {
   table: RouteTable;
@@ -133,6 +136,8 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     });
     request.decision = decision;
     request.routeKey = match?.key ?? 'unrouted';
+    // What the shared traffic counts file this request under: the guarded rollout compares reads side by side.
+    const counted: Counted = match ? { context: match.rule.context, read: match.rule.access === 'read' } : null;
 
     const outgoing: UpstreamRequest = {
       method: request.method,
@@ -148,9 +153,9 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
 
     const { res, servedBy } =
       decision.target === 'service'
-        ? await sendToService(deps.services.get(decision.context as string) as Upstream, outgoing, decision)
+        ? await sendToService(deps.services.get(decision.context as string) as Upstream, outgoing, decision, counted)
         : {
-            res: await sendOrFail(deps.monolith, outgoing, 'monolith', decision.context),
+            res: await sendOrFail(deps.monolith, outgoing, 'monolith', counted),
             servedBy: 'monolith' as const,
           };
 
@@ -170,19 +175,16 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
   }
 
   /** One attempt, counted for the context's side in the shared traffic stats. */
-  async function attempt(
-    upstream: Upstream,
-    outgoing: UpstreamRequest,
-    context: string | null,
-    side: 'monolith' | 'service',
-  ) {
+  async function attempt(upstream: Upstream, outgoing: UpstreamRequest, counted: Counted, side: Side) {
     const started = performance.now();
     try {
       const res = await upstream.send(outgoing);
-      if (context) deps.traffic?.request(context, side, res.status >= 500, performance.now() - started);
+      if (counted) {
+        deps.traffic?.request(counted.context, side, res.status >= 500, performance.now() - started, counted.read);
+      }
       return res;
     } catch (err) {
-      if (context) deps.traffic?.request(context, side, true, performance.now() - started);
+      if (counted) deps.traffic?.request(counted.context, side, true, performance.now() - started, counted.read);
       throw err;
     }
   }
@@ -191,10 +193,10 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     upstream: Upstream,
     outgoing: UpstreamRequest,
     what: string,
-    context: string | null,
+    counted: Counted,
   ): Promise<UpstreamResponse> {
     try {
-      return await attempt(upstream, outgoing, context, 'monolith');
+      return await attempt(upstream, outgoing, counted, 'monolith');
     } catch (err) {
       if (err instanceof UpstreamError) throw failureFor(err, what);
       throw err;
@@ -205,11 +207,12 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
     service: Upstream,
     outgoing: UpstreamRequest,
     decision: Decision,
+    counted: Counted,
   ): Promise<{ res: UpstreamResponse; servedBy: 'service' | 'monolith' }> {
     const what = `${decision.context} service`;
     let reason: string;
     try {
-      const res = await attempt(service, outgoing, decision.context, 'service');
+      const res = await attempt(service, outgoing, counted, 'service');
       if (res.status < 500 || !decision.fallback) return { res, servedBy: 'service' };
       reason = `status-${res.status}`;
     } catch (err) {
@@ -219,7 +222,7 @@ export function registerProxy(app: FastifyInstance, deps: ProxyDeps): void {
       reason = err.kind;
     }
     deps.metrics.fallbacks.inc({ context: decision.context ?? 'none', reason });
-    return { res: await sendOrFail(deps.monolith, outgoing, 'monolith', decision.context), servedBy: 'monolith' };
+    return { res: await sendOrFail(deps.monolith, outgoing, 'monolith', counted), servedBy: 'monolith' };
   }
 
   function mirror(

@@ -457,6 +457,9 @@ describe('when the service dies', () => {
       expect(window.monolith.requests).toBeGreaterThan(0);
       expect(window.shadow.match).toBeGreaterThan(0);
       expect(window.shadow.mismatch).toBeGreaterThan(0);
+      // Reads apart, for the guarded rollout: the five writes the service refused are not among them.
+      expect(window.reads.service.errors).toBeGreaterThan(0);
+      expect(window.service.errors - window.reads.service.errors).toBeGreaterThanOrEqual(5);
     } finally {
       redis.disconnect();
     }

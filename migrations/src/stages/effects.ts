@@ -8,7 +8,7 @@ import type { SyncDatabases } from '../sync/databases.ts';
 import { type ReconcileReport, reconcile } from '../sync/reconcile.ts';
 import type { ContextChannels, ContextName } from './contexts.ts';
 import { type CutoverBounds, cutover, DEFAULT_CUTOVER_BOUNDS } from './cutover.ts';
-import { type FlagChange, flagChanges, flagTargets, type MoveStep } from './plan.ts';
+import { type FlagChange, type FlagTarget, flagChanges, flagTargets, type MoveStep } from './plan.ts';
 import { measureFlags } from './probes.ts';
 import type { ReconcileRun, ReconcileRunStore } from './reconcile-runs.ts';
 import type { StageFlags } from './stages.ts';
@@ -189,9 +189,12 @@ export async function setFlags(
   context: ContextName,
   flags: StageFlags,
   print: (line: string) => void,
+  /** Only these flags; default all three. The guard never touches the writes flag: only a cutover does. */
+  only: ReadonlyArray<FlagTarget['kind']> = ['writes', 'reads', 'shadow'],
 ): Promise<void> {
   const { states } = await measureFlags(api, context);
-  const changes = flagChanges(flagTargets(flags), states);
+  const targets = flagTargets(flags).filter((t) => only.includes(t.kind));
+  const changes = flagChanges(targets, states);
   for (const change of changes) {
     const name = flagName(context, change.kind);
     if (change.setEnabled === false) await api.disable(name);

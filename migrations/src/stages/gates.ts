@@ -48,7 +48,31 @@ export interface GateResult {
   reasons: string[];
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+export const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+
+/**
+ * Every way the service is worse than the monolith by more than the margins,
+ * with the numbers; empty when it is not. The gates and the guarded rollout
+ * (guard.ts) share it.
+ */
+export function serviceWorseBy(
+  monolith: SideNumbers,
+  service: SideNumbers,
+  margins: Pick<GatePolicy, 'errorRateMargin' | 'p99MarginMs'>,
+): string[] {
+  const reasons: string[] = [];
+  if (service.errorRate > monolith.errorRate + margins.errorRateMargin) {
+    reasons.push(
+      `service error rate ${pct(service.errorRate)} is worse than the monolith's ${pct(monolith.errorRate)} by more than ${pct(margins.errorRateMargin)}`,
+    );
+  }
+  if (service.p99Ms !== null && monolith.p99Ms !== null && service.p99Ms > monolith.p99Ms + margins.p99MarginMs) {
+    reasons.push(
+      `service p99 ${service.p99Ms} ms is worse than the monolith's ${monolith.p99Ms} ms by more than ${margins.p99MarginMs} ms`,
+    );
+  }
+  return reasons;
+}
 
 function serviceNoWorse(inputs: GateInputs, policy: GatePolicy, reasons: string[]): void {
   const { monolith, service } = inputs.traffic;
@@ -56,16 +80,7 @@ function serviceNoWorse(inputs: GateInputs, policy: GatePolicy, reasons: string[
     reasons.push(`only ${service.requests} service requests in the window; need ${policy.minRequests} to compare`);
     return;
   }
-  if (service.errorRate > monolith.errorRate + policy.errorRateMargin) {
-    reasons.push(
-      `service error rate ${pct(service.errorRate)} is worse than the monolith's ${pct(monolith.errorRate)} by more than ${pct(policy.errorRateMargin)}`,
-    );
-  }
-  if (service.p99Ms !== null && monolith.p99Ms !== null && service.p99Ms > monolith.p99Ms + policy.p99MarginMs) {
-    reasons.push(
-      `service p99 ${service.p99Ms} ms is worse than the monolith's ${monolith.p99Ms} ms by more than ${policy.p99MarginMs} ms`,
-    );
-  }
+  reasons.push(...serviceWorseBy(monolith, service, policy));
 }
 
 /** Whether `from` may advance one stage. */

@@ -124,8 +124,29 @@ export class StageStore {
     return row?.at ?? null;
   }
 
-  async history(context: string, limit = 20): Promise<HistoryEntry[]> {
-    const rows = await this.#db('strangler_stage_history').where({ context }).orderBy('id', 'desc').limit(limit);
+  /** When the context last moved at all (a canary change included); null if it never did. */
+  async lastMoveAt(context: string): Promise<Date | null> {
+    const row = (await this.#db('strangler_stage_history').where({ context }).orderBy('id', 'desc').first('at')) as
+      | { at: Date }
+      | undefined;
+    return row?.at ?? null;
+  }
+
+  /** The canary % of every move into canary, newest first: the steps a setback can go back to. */
+  async canaryPercents(context: string, limit = 50): Promise<number[]> {
+    const rows = (await this.#db('strangler_stage_history')
+      .where({ context, to_stage: 'canary' })
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .select('canary_percent')) as Array<{ canary_percent: number | null }>;
+    return rows.flatMap((r) => (r.canary_percent === null ? [] : [r.canary_percent]));
+  }
+
+  async history(context: string, limit = 20, actor?: string): Promise<HistoryEntry[]> {
+    const rows = await this.#db('strangler_stage_history')
+      .where(actor === undefined ? { context } : { context, actor })
+      .orderBy('id', 'desc')
+      .limit(limit);
     return rows.map((r) => ({
       id: r.id,
       context: r.context,

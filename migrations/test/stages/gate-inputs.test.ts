@@ -17,6 +17,7 @@ const traffic: TrafficWindow = {
   toSeconds: 300,
   monolith: side(1000, 0.001, 25),
   service: side(400, 0.001, 50),
+  reads: { monolith: side(800, 0.001, 25), service: side(400, 0.001, 50) },
   shadow: { match: 500, mismatch: 0, error: 0, samples: 500, consistency: 1 },
 };
 

@@ -9,7 +9,9 @@ import type { Redis } from 'ioredis';
  *   key   `<prefix>:<context>:<bucket start, unix seconds>`, prefix `strangler:traffic`
  *         unless several deployments share one Redis
  *   field `<side>:requests`, `<side>:errors` (5xx and failures), `<side>:lat:<i>`
- *         (requests whose latency fell in LATENCY_BOUNDS_MS[i]), and
+ *         (requests whose latency fell in LATENCY_BOUNDS_MS[i]); the same three
+ *         again for reads alone as `<side>:read:…` (the guarded rollout compares
+ *         the two sides on the routes both serve); and
  *         `shadow:match`, `shadow:mismatch`, `shadow:error`.
  * Buckets expire after an hour. Writers add in memory and flush once a second
  * with one pipeline, so a request costs a few map updates, not a Redis call.
@@ -67,10 +69,15 @@ export class TrafficRecorder {
     fields.set(field, (fields.get(field) ?? 0) + by);
   }
 
-  request(context: string, side: Side, failed: boolean, latencyMs: number): void {
+  request(context: string, side: Side, failed: boolean, latencyMs: number, read = false): void {
+    const lat = latencyIndex(latencyMs);
     this.#add(context, `${side}:requests`);
     if (failed) this.#add(context, `${side}:errors`);
-    this.#add(context, `${side}:lat:${latencyIndex(latencyMs)}`);
+    this.#add(context, `${side}:lat:${lat}`);
+    if (!read) return;
+    this.#add(context, `${side}:read:requests`);
+    if (failed) this.#add(context, `${side}:read:errors`);
+    this.#add(context, `${side}:read:lat:${lat}`);
   }
 
   shadow(context: string, result: ShadowResult): void {
@@ -111,10 +118,12 @@ export interface TrafficWindow {
   toSeconds: number;
   monolith: SideStats;
   service: SideStats;
+  /** The same, for reads only. */
+  reads: { monolith: SideStats; service: SideStats };
   shadow: { match: number; mismatch: number; error: number; samples: number; consistency: number | null };
 }
 
-function sideStats(sum: Map<string, number>, side: Side): SideStats {
+function sideStats(sum: Map<string, number>, side: string): SideStats {
   const requests = sum.get(`${side}:requests`) ?? 0;
   const errors = sum.get(`${side}:errors`) ?? 0;
   let p99Ms: number | null = null;
@@ -132,15 +141,24 @@ function sideStats(sum: Map<string, number>, side: Side): SideStats {
   return { requests, errors, errorRate: requests ? errors / requests : 0, p99Ms };
 }
 
-/** Sums the buckets of the last `windowSeconds` for one context. */
+/**
+ * Sums the buckets of the last `windowSeconds` for one context. With
+ * `sinceMs`, only buckets that start at or after it: what was counted after a
+ * change, with nothing from before it (the bucket the change fell in is left out).
+ */
 export async function readTrafficWindow(
   redis: Redis,
   context: string,
   windowSeconds: number,
-  { now = Date.now(), prefix = DEFAULT_TRAFFIC_PREFIX }: { now?: number; prefix?: string } = {},
+  {
+    now = Date.now(),
+    prefix = DEFAULT_TRAFFIC_PREFIX,
+    sinceMs,
+  }: { now?: number; prefix?: string; sinceMs?: number } = {},
 ): Promise<TrafficWindow> {
   const to = bucketOf(now);
-  const from = to - Math.max(0, Math.ceil(windowSeconds / BUCKET_SECONDS) - 1) * BUCKET_SECONDS;
+  let from = to - Math.max(0, Math.ceil(windowSeconds / BUCKET_SECONDS) - 1) * BUCKET_SECONDS;
+  if (sinceMs !== undefined) from = Math.max(from, Math.ceil(sinceMs / 1000 / BUCKET_SECONDS) * BUCKET_SECONDS);
   const pipeline = redis.pipeline();
   for (let b = from; b <= to; b += BUCKET_SECONDS) pipeline.hgetall(`${prefix}:${context}:${b}`);
   const results = (await pipeline.exec()) ?? [];
@@ -161,6 +179,7 @@ export async function readTrafficWindow(
     toSeconds: to + BUCKET_SECONDS,
     monolith: sideStats(sum, 'monolith'),
     service: sideStats(sum, 'service'),
+    reads: { monolith: sideStats(sum, 'monolith:read'), service: sideStats(sum, 'service:read') },
     shadow: { match, mismatch, error, samples, consistency: samples ? match / samples : null },
   };
 }

@@ -1,5 +1,6 @@
 import type { ContextName } from '../../stages/contexts.ts';
 import { setFlags } from '../../stages/effects.ts';
+import { withMoveLock } from '../../stages/move-lock.ts';
 import { flagsForStage } from '../../stages/stages.ts';
 import { type CliIo, RefusedError } from './output.ts';
 import type { Session } from './session.ts';
@@ -14,23 +15,25 @@ export async function canaryCommand(
   args: { context: ContextName; percent: number; reason: string | null; actor: string },
   io: CliIo,
 ): Promise<void> {
-  const { stages } = await session.control();
+  const { db, stages } = await session.control();
   const record = await stages.get(args.context);
   if (record.stage !== 'canary') {
     throw new RefusedError(
       `${args.context} is at ${record.stage}: the canary % can only be set in the canary stage (\`pnpm strangler advance ${args.context}\` gets there from shadow)`,
     );
   }
-  await setFlags(session.unleash(), args.context, flagsForStage('canary', args.percent), io.out);
-  await stages.record({
-    context: args.context,
-    from: 'canary',
-    to: 'canary',
-    canaryPercent: args.percent,
-    actor: args.actor,
-    reason: args.reason ?? `canary ${record.canaryPercent} % → ${args.percent} %`,
-    forced: false,
-    gate: { previousPercent: record.canaryPercent },
+  await withMoveLock(db, args.context, async () => {
+    await setFlags(session.unleash(), args.context, flagsForStage('canary', args.percent), io.out);
+    await stages.record({
+      context: args.context,
+      from: 'canary',
+      to: 'canary',
+      canaryPercent: args.percent,
+      actor: args.actor,
+      reason: args.reason ?? `canary ${record.canaryPercent} % → ${args.percent} %`,
+      forced: false,
+      gate: { previousPercent: record.canaryPercent },
+    });
   });
   io.out(
     `${args.context}: the service now serves reads for ${args.percent} % of users (was ${record.canaryPercent} %).`,

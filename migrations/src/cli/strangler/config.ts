@@ -1,6 +1,7 @@
 import { type FlagsConfig, loadFlagsConfig } from '@strangler/flags';
-import { type ConfigOf, type Env, int, num, optionalStr, readConfig, str, url } from '@strangler/foundation';
+import { type ConfigOf, type Env, int, num, oneOf, optionalStr, readConfig, str, url } from '@strangler/foundation';
 import { DEFAULT_POLICY, type GatePolicy } from '../../stages/gates.ts';
+import { DEFAULT_GUARD_POLICY } from '../../stages/guard.ts';
 
 const postgres = (database: string, doc: string) =>
   url({ default: `postgres://postgres@127.0.0.1:5432/${database}`, protocols: ['postgres', 'postgresql'], doc });
@@ -32,6 +33,12 @@ const schema = {
   GATE_ERROR_RATE_MARGIN: num({ default: DEFAULT_POLICY.errorRateMargin, min: 0, max: 1 }),
   GATE_P99_MARGIN_MS: num({ default: DEFAULT_POLICY.p99MarginMs, min: 0 }),
   GATE_MIN_REQUESTS: int({ default: DEFAULT_POLICY.minRequests, min: 1 }),
+  /** The guarded rollout's policy (migrations/src/stages/guard.ts, docs/adr/0015). */
+  GUARD_WINDOW_SECONDS: int({ default: DEFAULT_GUARD_POLICY.windowSeconds, min: 10, max: 3600 }),
+  GUARD_MIN_REQUESTS: int({ default: DEFAULT_GUARD_POLICY.minRequests, min: 1 }),
+  GUARD_ERROR_RATE_MARGIN: num({ default: DEFAULT_GUARD_POLICY.errorRateMargin, min: 0, max: 1 }),
+  GUARD_P99_MARGIN_MS: num({ default: DEFAULT_GUARD_POLICY.p99MarginMs, min: 0 }),
+  GUARD_SETBACK: oneOf(['previous', 'zero'], { default: DEFAULT_GUARD_POLICY.setback }),
   /** Who made a move, when --actor is not given. */
   USER: optionalStr(),
 };

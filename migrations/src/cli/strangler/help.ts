@@ -20,7 +20,10 @@ const ENVIRONMENT = `Environment:
   CUTOVER_MAX_LAG_SECONDS refuse to start a cutover when the sync is further behind (default 2)
   GATE_MAX_LAG_SECONDS, GATE_MIN_CONSISTENCY, GATE_MIN_SHADOW_SAMPLES, GATE_ERROR_RATE_MARGIN,
   GATE_P99_MARGIN_MS, GATE_MIN_REQUESTS
-                          the gates' policy (defaults 5, 0.999, 200, 0.005, 50, 200)`;
+                          the gates' policy (defaults 5, 0.999, 200, 0.005, 50, 200)
+  GUARD_WINDOW_SECONDS, GUARD_MIN_REQUESTS, GUARD_ERROR_RATE_MARGIN, GUARD_P99_MARGIN_MS,
+  GUARD_SETBACK           the guarded rollout's policy (defaults 120, 100, 0.02, 250, previous;
+                          GUARD_SETBACK=zero sets the reads back to 0 %)`;
 
 export const GLOBAL_HELP = `Usage: pnpm strangler <command> [options]
 
@@ -37,6 +40,7 @@ Commands:
   rollback <context>             move one stage back
   canary <context> <percent>     set the canary % (canary stage only)
   reconcile <context>            compare the databases and record the drift
+  guard [context] [--watch]      set the read rollout back when the service's reads are worse
   history <context>              the recorded moves
 
 Options:
@@ -126,6 +130,29 @@ Options:
   --json            the report as JSON
   --actor <name>    who, for the record (default: $USER, else "cli")
   -h, --help        show this help
+`,
+  guard: `Usage: pnpm strangler guard [context] [--watch [--interval <s>] [--metrics-port <port>]] [--json]
+
+The guarded rollout (docs/adr/0015). While a context is in canary or reads, the
+routers count the reads each side served, with errors and latency, in Redis.
+The guard compares the service's reads with the monolith's over a sliding
+window (GUARD_WINDOW_SECONDS, never reaching back past the last move; at reads,
+where the monolith serves none, against the monolith's reads before the
+stage). With at least GUARD_MIN_REQUESTS reads on each side, a service worse
+than the monolith by more than GUARD_ERROR_RATE_MARGIN (error rate) or
+GUARD_P99_MARGIN_MS (p99) gets its read rollout set back: in canary to the
+previous %, at reads to canary at the % it came from (GUARD_SETBACK=zero: 0 %).
+The setback is recorded in the history by "guard", with the numbers; it only
+changes the reads and shadow flags, never during a write cutover, and under
+the same per-context lock as every move, so any number of guards act once.
+
+Options:
+  --watch               keep checking until Ctrl-C or SIGTERM; prints a line when a
+                        verdict changes or the guard acts
+  --interval <s>        seconds between checks with --watch (default 10)
+  --metrics-port <port> with --watch, serve /metrics (Prometheus) and /health on it
+  --json                one check, as JSON
+  -h, --help            show this help
 `,
   history: `Usage: pnpm strangler history <context> [--limit <n>] [--json]
 

@@ -3,6 +3,7 @@ import type { ContextDefinition, ContextName } from '../../stages/contexts.ts';
 import { CutoverAbortedError } from '../../stages/cutover.ts';
 import { type EffectDeps, MoveInterruptedError, runSteps } from '../../stages/effects.ts';
 import { evaluateGate, type GateEvaluation } from '../../stages/gate-inputs.ts';
+import { withMoveLock } from '../../stages/move-lock.ts';
 import { flagsFromState, type MovePlan, planAdvance, planRollback } from '../../stages/plan.ts';
 import { measureFlags } from '../../stages/probes.ts';
 import { flagsForStage } from '../../stages/stages.ts';
@@ -87,26 +88,29 @@ async function carryOut(
     signal: abort.signal,
     force: args.force,
   };
-  try {
-    await runSteps(plan.steps, deps);
-  } catch (err) {
-    if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
-    if (err instanceof CutoverAbortedError || err instanceof HoldConflictError)
-      throw new RefusedError(`${definition.name} stays at ${plan.from}: ${err.message}`);
-    throw err;
-  } finally {
-    display.stop();
-    process.off('SIGINT', onSigint);
-  }
-  await control.stages.record({
-    context: definition.name,
-    from: plan.from,
-    to: plan.to,
-    canaryPercent: plan.canaryPercent,
-    actor: args.actor,
-    reason: args.reason ?? '(no reason given)',
-    forced: gate.forced,
-    gate: gate.record,
+  // One mover at a time per context: the guard, or another operator, waits its turn.
+  await withMoveLock(control.db, definition.name, async () => {
+    try {
+      await runSteps(plan.steps, deps);
+    } catch (err) {
+      if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
+      if (err instanceof CutoverAbortedError || err instanceof HoldConflictError)
+        throw new RefusedError(`${definition.name} stays at ${plan.from}: ${err.message}`);
+      throw err;
+    } finally {
+      display.stop();
+      process.off('SIGINT', onSigint);
+    }
+    await control.stages.record({
+      context: definition.name,
+      from: plan.from,
+      to: plan.to,
+      canaryPercent: plan.canaryPercent,
+      actor: args.actor,
+      reason: args.reason ?? '(no reason given)',
+      forced: gate.forced,
+      gate: gate.record,
+    });
   });
 }
 

@@ -3,9 +3,11 @@ import { FlagsError } from '@strangler/flags';
 import { ConfigError, type Env, isUnavailableError } from '@strangler/foundation';
 import { CONTEXT_NAMES, type ContextName, isContextName } from '../../stages/contexts.ts';
 import { describeFailure } from '../../stages/measured.ts';
+import { MoveInProgressError } from '../../stages/move-lock.ts';
 import { StaleStageError } from '../../stages/store.ts';
 import { canaryCommand } from './canary.ts';
 import { loadStranglerConfig } from './config.ts';
+import { guardCommand } from './guard.ts';
 import { COMMAND_HELP, GLOBAL_HELP } from './help.ts';
 import { historyCommand } from './history.ts';
 import { advanceCommand, rollbackCommand } from './move.ts';
@@ -112,6 +114,34 @@ const COMMANDS: Record<string, Command> = {
         );
     },
   },
+  guard: {
+    positionals: ['[context]'],
+    options: {
+      watch: { type: 'boolean' },
+      interval: { type: 'string' },
+      json: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+    },
+    prepare: ([context], values) => {
+      const only = context === undefined ? null : contextArg(context);
+      const intervalSeconds =
+        values.interval === undefined ? 10 : wholeNumber(String(values.interval), '--interval', 1, 3600);
+      const metricsPort =
+        values['metrics-port'] === undefined
+          ? null
+          : wholeNumber(String(values['metrics-port']), '--metrics-port', 1, 65535);
+      if (!values.watch && (values.interval !== undefined || metricsPort !== null)) {
+        throw new UsageError('--interval and --metrics-port go with --watch');
+      }
+      if (values.watch && values.json) throw new UsageError('--json prints one check; it does not go with --watch');
+      return (session, io) =>
+        guardCommand(
+          session,
+          { context: only, watch: values.watch === true, intervalSeconds, json: values.json === true, metricsPort },
+          io,
+        );
+    },
+  },
   history: {
     positionals: ['<context>'],
     options: { limit: { type: 'string' }, json: { type: 'boolean' } },
@@ -184,7 +214,7 @@ function report(err: unknown, command: string, io: CliIo): number {
     for (const line of err.details) io.err(`  ${line}`);
     return EXIT_FAILED;
   }
-  if (err instanceof StaleStageError || err instanceof FlagsError) {
+  if (err instanceof StaleStageError || err instanceof FlagsError || err instanceof MoveInProgressError) {
     io.err(`error: ${err.message}`);
     return EXIT_FAILED;
   }

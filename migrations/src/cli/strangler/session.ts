@@ -36,6 +36,8 @@ function cliKnex(url: string, poolMax: number): Knex {
 }
 
 export interface Control {
+  /** The control database itself: moves take their lock on it (stages/move-lock.ts). */
+  db: Knex;
   stages: StageStore;
   runs: ReconcileRunStore;
 }
@@ -65,8 +67,13 @@ export class Session {
   control(): Promise<Control> {
     this.#control ??= (async () => {
       await migrateLatest('control', this.config.STRANGLER_DATABASE_URL);
-      this.#controlKnex = cliKnex(this.config.STRANGLER_DATABASE_URL, 2);
-      return { stages: new StageStore(this.#controlKnex), runs: new ReconcileRunStore(this.#controlKnex) };
+      // Three: a move holds one for its lock while it records on another.
+      this.#controlKnex = cliKnex(this.config.STRANGLER_DATABASE_URL, 3);
+      return {
+        db: this.#controlKnex,
+        stages: new StageStore(this.#controlKnex),
+        runs: new ReconcileRunStore(this.#controlKnex),
+      };
     })();
     return this.#control;
   }

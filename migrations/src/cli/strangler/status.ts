@@ -1,6 +1,8 @@
 import type { FenceHold, MemberView, TrafficWindow } from '@strangler/foundation';
 import { type ContextName, isContextName } from '../../stages/contexts.ts';
 import { evaluateGate } from '../../stages/gate-inputs.ts';
+import { describeNumbers, type GuardVerdict } from '../../stages/guard.ts';
+import { assessReads } from '../../stages/guard-run.ts';
 import { isUnavailable, type Measured, measure } from '../../stages/measured.ts';
 import { flagsFromState, flagsMismatch, planAdvance } from '../../stages/plan.ts';
 import { type BackfillMeasure, type CaptureMeasure, measureFlags } from '../../stages/probes.ts';
@@ -9,6 +11,7 @@ import { nextStage, type Stage, type StageFlags } from '../../stages/stages.ts';
 import type { ContextRecord, HistoryEntry } from '../../stages/store.ts';
 import { gatePolicyOf } from './config.ts';
 import { ago, count, duration, percent, timestamp } from './format.ts';
+import { guardPolicyOf } from './guard.ts';
 import { describeHistoryEntry } from './history.ts';
 import { measureContext } from './measure-context.ts';
 import type { Print } from './output.ts';
@@ -48,6 +51,8 @@ export interface ContextStatus {
   /** The next forward move and whether its gate is met now; null at the end. */
   next: { stage: Stage; ok: boolean; reasons: string[] } | null;
   history: Measured<HistoryEntry[]>;
+  /** The guarded rollout: its verdict now, and its last setback (docs/adr/0015). */
+  guard: Measured<{ verdict: GuardVerdict; lastSetback: HistoryEntry | null }>;
 }
 
 export interface FenceView {
@@ -96,7 +101,23 @@ export async function collectStatus(session: Session, only: ContextName | null):
         ? control
         : await measure(() => control.stages.history(name, 5));
       const flags = await flagsView(session, name, record);
-      const base = { context: name, stage: record, flags, history };
+      let guard: ContextStatus['guard'];
+      if (isUnavailable(control)) guard = control;
+      else if (isUnavailable(record)) guard = record;
+      else {
+        const policy = guardPolicyOf(session.config);
+        const deps = {
+          db: control.db,
+          redis: session.redis(),
+          trafficPrefix: session.config.TRAFFIC_KEY_PREFIX,
+          policy,
+        };
+        guard = await measure(async () => ({
+          verdict: await assessReads(deps, record),
+          lastSetback: (await control.stages.history(name, 1, 'guard'))[0] ?? null,
+        }));
+      }
+      const base = { context: name, stage: record, flags, history, guard };
       // With the stage unknown, measure the forward channel: what legacy → sync starts.
       const stage = isUnavailable(record) ? 'legacy' : record.stage;
       const m = await measureContext(session, definition, stage, control);
@@ -192,6 +213,19 @@ function renderSide(name: string, s: TrafficWindow['service']): string {
   return `${name} ${count(s.requests)} requests, ${percent(s.errorRate)} errors, p99 ≤ ${s.p99Ms === Number.POSITIVE_INFINITY ? '∞' : s.p99Ms} ms`;
 }
 
+function renderGuard(v: GuardVerdict): string {
+  switch (v.kind) {
+    case 'idle':
+      return `not guarded: ${v.reason}`;
+    case 'waiting':
+      return `watching, too few reads to judge: ${v.reason}`;
+    case 'healthy':
+      return `healthy: ${describeNumbers(v.numbers)}`;
+    case 'worse':
+      return `WORSE: ${v.reasons.join('; ')}; a running guard sets the reads back (\`pnpm strangler guard --watch\`)`;
+  }
+}
+
 function renderContext(c: ContextStatus, report: StatusReport, print: Print): void {
   const now = report.at.getTime();
   const stage = show(
@@ -223,6 +257,17 @@ function renderContext(c: ContextStatus, report: StatusReport, print: Print): vo
     'traffic',
     show(c.traffic, (t) => `${renderSide('service', t.service)} · ${renderSide('monolith', t.monolith)}`),
   );
+  row(
+    'guard',
+    show(c.guard, (g) => renderGuard(g.verdict)),
+  );
+  if (!isUnavailable(c.guard) && c.guard.lastSetback) {
+    const h = c.guard.lastSetback;
+    row(
+      '',
+      `last setback ${timestamp(h.at)} (${ago(h.at, now)}): ${h.fromStage} → ${h.toStage} at ${h.canaryPercent} %`,
+    );
+  }
   if (c.next) {
     row('next', `${c.next.stage}: ${c.next.ok ? 'gate met' : 'gate not met'}`);
     for (const reason of c.next.reasons) row('', `- ${reason}`);
