@@ -42,6 +42,57 @@ export function str(opts: Options<string> = {}): Reader<string> {
   return (env, name) => raw(env, name) ?? required(name, opts);
 }
 
+/** Whether `env` describes a production process: NODE_ENV=production, nothing else. */
+export function isProduction(env: Env): boolean {
+  return raw(env, 'NODE_ENV') === 'production';
+}
+
+/**
+ * A secret (a signing key, an API token, a password). The rule for every
+ * secret of the project (docs/security.md): it comes from the environment
+ * only. Outside production a missing one falls back to `development`, a
+ * value published in this repository so a checkout runs with no setup;
+ * with NODE_ENV=production that value is refused, set or defaulted, and a
+ * missing secret is a configuration error, unless `optionalInProduction`,
+ * for a secret only some deployments use: then it reads as "" and the code
+ * that needs it refuses to run with a clear message (`requireSecret`).
+ */
+export function secret(opts: {
+  development: string;
+  doc: string;
+  minLength?: number;
+  optionalInProduction?: boolean;
+}): Reader<string> {
+  return (env, name) => {
+    const value = raw(env, name);
+    if (isProduction(env)) {
+      if (value === opts.development) {
+        throw new Problem(
+          `${name} is the development default, which is public; set a secret of your own in production (${opts.doc})`,
+        );
+      }
+      if (value === undefined) {
+        if (opts.optionalInProduction) return '';
+        throw new Problem(`${name} must be set in production (${opts.doc}); it has a default only for development`);
+      }
+    }
+    const resolved = value ?? opts.development;
+    if (opts.minLength !== undefined && resolved.length < opts.minLength) {
+      throw new Problem(`${name} must be at least ${opts.minLength} characters`);
+    }
+    return resolved;
+  };
+}
+
+/**
+ * The value of a secret read with `optionalInProduction`, for the code that
+ * needs it: a ConfigError naming the variable when it was not set.
+ */
+export function requireSecret(value: string, name: string, doc: string): string {
+  if (value === '') throw new ConfigError([`${name} must be set (${doc}); production has no development default`]);
+  return value;
+}
+
 export function optionalStr(): Reader<string | undefined> {
   return (env, name) => raw(env, name);
 }

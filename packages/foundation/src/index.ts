@@ -1,5 +1,6 @@
 export { bearerToken } from './auth/bearer.ts';
 export { decoyHash, hashPassword, verifyPassword } from './auth/passwords.ts';
+export { secretMatches } from './auth/secret-compare.ts';
 export {
   createTokenService,
   DEVELOPMENT_INTERNAL_API_TOKEN,
@@ -18,6 +19,7 @@ export { errorResponses, idParams, idSchema, idTextSchema, MAX_ID, timestampSche
 export { httpServerOptions, requestIdOf, strictBodyValidatorCompiler } from './http/server-options.ts';
 export { buildServiceApp, type ServiceAppOptions } from './http/service-app.ts';
 export * from './logger.ts';
+export * from './redact.ts';
 export * from './redis.ts';
 export * from './serve.ts';
 export * from './shutdown.ts';
