@@ -1,11 +1,14 @@
+import { DEVELOPMENT_UNLEASH_CLIENT_TOKEN } from '@strangler/flags';
 import {
   ConfigError,
   type ConfigOf,
+  DEVELOPMENT_JWT_SECRET,
   type Env,
   int,
   oneOf,
   optionalStr,
   readConfig,
+  secret,
   str,
   url,
 } from '@strangler/foundation';
@@ -29,11 +32,14 @@ const schema = {
   BODY_LIMIT_BYTES: int({ default: 1024 * 1024, min: 1024 }),
   MAX_RESPONSE_BYTES: int({ default: 8 * 1024 * 1024, min: 1024 }),
   SHADOW_MAX_IN_FLIGHT: int({ default: 32, min: 0 }),
-  JWT_SECRET: str({ default: 'shopco-dev-secret-change-me', doc: 'the key ShopCo signs tokens with' }),
+  JWT_SECRET: secret({ development: DEVELOPMENT_JWT_SECRET, doc: 'the key ShopCo signs tokens with' }),
   /** Bearer token for /_strangler/api; unset means the admin API is off. */
   ADMIN_TOKEN: optionalStr(),
   UNLEASH_URL: url({ default: 'http://127.0.0.1:4242', protocols: ['http', 'https'] }),
-  UNLEASH_CLIENT_TOKEN: str({ default: 'default:development.strangler-client-dev' }),
+  UNLEASH_CLIENT_TOKEN: secret({
+    development: DEVELOPMENT_UNLEASH_CLIENT_TOKEN,
+    doc: 'a backend API token of Unleash for project default, environment development',
+  }),
   FLAG_REFRESH_MS: int({ default: 1_000, min: 100 }),
   FLAG_BACKUP_PATH: optionalStr(),
   /** Where routers share traffic and shadow counts (for the stage gates); unset: counted per process only. */
@@ -68,9 +74,6 @@ export function loadConfig(env: Env): RouterConfig {
   }
   if (config.ADMIN_TOKEN !== undefined && config.ADMIN_TOKEN.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters (or unset, which turns the admin API off)');
-  }
-  if (config.NODE_ENV === 'production' && config.JWT_SECRET === 'shopco-dev-secret-change-me') {
-    problems.push('JWT_SECRET must be set to the secret ShopCo uses in production');
   }
   if (problems.length) throw new ConfigError(problems);
   return config;

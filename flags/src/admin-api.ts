@@ -1,3 +1,5 @@
+import { requireSecret } from '@strangler/foundation';
+import { ADMIN_TOKEN_DOC } from './config.ts';
 import {
   type ContextName,
   FLAG_DEFINITIONS,
@@ -109,7 +111,8 @@ export class UnleashAdminApi {
 
   constructor(options: UnleashAdminOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    this.#token = options.token;
+    // Production has no development token: an unset one is refused here, before any call.
+    this.#token = requireSecret(options.token, 'UNLEASH_ADMIN_TOKEN', ADMIN_TOKEN_DOC);
     this.#timeoutMs = options.timeoutMs ?? 5_000;
   }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { requireSecret } from '@strangler/foundation';
 import { type ClientFeaturesResponse, Unleash, UnleashEvents } from 'unleash-client';
 import { type FeatureDefinitions, readBackupFile, writeBackupFile } from './backup-file.ts';
 import {
@@ -8,7 +9,7 @@ import {
   type FlagClientState,
   STALE_AFTER_INTERVALS,
 } from './client-state.ts';
-import { DEFAULT_BACKUP_PATH, resolveFromRoot } from './config.ts';
+import { CLIENT_TOKEN_DOC, DEFAULT_BACKUP_PATH, resolveFromRoot } from './config.ts';
 import { type FlagSnapshot, MONOLITH_ONLY, sameSnapshot, snapshotFromToggles } from './snapshot.ts';
 
 export type { FlagClientState, FlagClientStateKind } from './client-state.ts';
@@ -82,6 +83,8 @@ const SILENT: FlagClientLog = { info() {}, warn() {} };
  * StorageProvider port instead, which also writes the backup after each change.
  */
 export function createFlagClient(options: FlagClientOptions): FlagClient {
+  // Production has no development token: an unset one is refused at start.
+  requireSecret(options.clientToken, 'UNLEASH_CLIENT_TOKEN', CLIENT_TOKEN_DOC);
   const log = options.logger ?? SILENT;
   const backupPath = options.backupPath ?? resolveFromRoot(DEFAULT_BACKUP_PATH);
   const staleAfterMs = STALE_AFTER_INTERVALS * options.refreshMs;

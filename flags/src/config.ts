@@ -1,5 +1,15 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, type ConfigOf, type Env, int, optionalStr, readConfig, str, url } from '@strangler/foundation';
+import {
+  ConfigError,
+  type ConfigOf,
+  type Env,
+  int,
+  optionalStr,
+  readConfig,
+  secret,
+  str,
+  url,
+} from '@strangler/foundation';
 
 /**
  * The only place this package reads the environment. Relative paths are
@@ -13,13 +23,32 @@ export const STATE_DIR = resolve(REPO_ROOT, '.strangler');
 
 export const DEFAULT_BACKUP_PATH = '.strangler/flags-backup.json';
 
+/**
+ * The development values of the Unleash secrets: what `pnpm unleash`, the demo
+ * and the tests create a local Unleash with. Public, so refused with
+ * NODE_ENV=production (docs/security.md). Each is `optionalInProduction`: a
+ * process reads only the Unleash secret it uses (the router and ShopCo the
+ * client token, the CLIs the admin token), and refuses to run without it.
+ */
+export const DEVELOPMENT_UNLEASH_ADMIN_TOKEN = '*:*.strangler-admin-dev';
+export const DEVELOPMENT_UNLEASH_CLIENT_TOKEN = 'default:development.strangler-client-dev';
+export const DEVELOPMENT_UNLEASH_ADMIN_PASSWORD = 'unleash4all';
+
+export const ADMIN_TOKEN_DOC = 'an admin API token of Unleash, or your personal access token, for the flags CLI';
+export const CLIENT_TOKEN_DOC = 'a backend API token for project default, environment development, for the router';
+
 const schema = {
   /** Where clients and the CLI find Unleash; default: the local one on UNLEASH_HOST:UNLEASH_PORT. */
   UNLEASH_URL: optionalStr(),
-  UNLEASH_ADMIN_TOKEN: str({ default: '*:*.strangler-admin-dev', doc: 'an admin API token, for the flags CLI' }),
-  UNLEASH_CLIENT_TOKEN: str({
-    default: 'default:development.strangler-client-dev',
-    doc: 'a backend API token for project default, environment development, for the router',
+  UNLEASH_ADMIN_TOKEN: secret({
+    development: DEVELOPMENT_UNLEASH_ADMIN_TOKEN,
+    doc: ADMIN_TOKEN_DOC,
+    optionalInProduction: true,
+  }),
+  UNLEASH_CLIENT_TOKEN: secret({
+    development: DEVELOPMENT_UNLEASH_CLIENT_TOKEN,
+    doc: CLIENT_TOKEN_DOC,
+    optionalInProduction: true,
   }),
   /** Where `pnpm unleash` listens. Loopback by default: the dev admin login is public knowledge. */
   UNLEASH_HOST: str({ default: '127.0.0.1' }),
@@ -31,7 +60,11 @@ const schema = {
   }),
   /** The admin UI login Unleash creates on its first start against an empty database. */
   UNLEASH_ADMIN_USERNAME: str({ default: 'admin' }),
-  UNLEASH_ADMIN_PASSWORD: str({ default: 'unleash4all' }),
+  UNLEASH_ADMIN_PASSWORD: secret({
+    development: DEVELOPMENT_UNLEASH_ADMIN_PASSWORD,
+    doc: 'the admin UI password a new local Unleash is created with',
+    optionalInProduction: true,
+  }),
   /** How often the flag client polls; the router sees a change within about this plus Unleash's 1 s revision tick. */
   FLAG_REFRESH_MS: int({ default: 1000, min: 100, max: 3_600_000 }),
   FLAG_BACKUP_PATH: str({ default: DEFAULT_BACKUP_PATH }),

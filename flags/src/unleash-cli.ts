@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, redactUrl } from '@strangler/foundation';
+import { ConfigError, redactUrl, requireSecret } from '@strangler/foundation';
 import { UnleashAdminApi } from './admin-api.ts';
-import { loadFlagsConfig } from './config.ts';
+import { DEVELOPMENT_UNLEASH_ADMIN_PASSWORD, loadFlagsConfig } from './config.ts';
 import { FlagsError } from './errors.ts';
 import { type RunningUnleash, startUnleashServer } from './unleash-server.ts';
 
@@ -40,6 +40,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadFlagsConfig(process.env);
+  // With NODE_ENV=production there are no development secrets to create a new Unleash with.
+  for (const [name, value] of [
+    ['UNLEASH_ADMIN_TOKEN', config.UNLEASH_ADMIN_TOKEN],
+    ['UNLEASH_CLIENT_TOKEN', config.UNLEASH_CLIENT_TOKEN],
+    ['UNLEASH_ADMIN_PASSWORD', config.UNLEASH_ADMIN_PASSWORD],
+  ] as const) {
+    requireSecret(value, name, 'production has no development default for the Unleash this command creates');
+  }
   say(
     `starting Unleash on ${config.UNLEASH_HOST}:${config.UNLEASH_PORT} (database ${redactUrl(config.UNLEASH_DATABASE_URL)})...`,
   );
@@ -79,7 +87,12 @@ async function main(): Promise<number> {
   say(
     `Unleash is up on ${unleash.url} after ${((Date.now() - started) / 1000).toFixed(1)} s  (log: ${unleash.logFile})`,
   );
-  say(`Admin UI: ${unleash.url}  login ${config.UNLEASH_ADMIN_USERNAME} / ${config.UNLEASH_ADMIN_PASSWORD}`);
+  // The public development password is worth printing; a password of your own is not printed.
+  const password =
+    config.UNLEASH_ADMIN_PASSWORD === DEVELOPMENT_UNLEASH_ADMIN_PASSWORD
+      ? config.UNLEASH_ADMIN_PASSWORD
+      : '<UNLEASH_ADMIN_PASSWORD>';
+  say(`Admin UI: ${unleash.url}  login ${config.UNLEASH_ADMIN_USERNAME} / ${password}`);
   say('         (the login is created on the first start of a database; later changes of it are ignored)');
   say(`Flags:    pnpm flags list        (UNLEASH_URL=${unleash.url})`);
   if (config.UNLEASH_URL_GIVEN && config.UNLEASH_URL !== unleash.url) {

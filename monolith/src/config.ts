@@ -9,6 +9,7 @@ import {
   oneOf,
   optionalStr,
   readConfig,
+  secret,
   str,
   url,
 } from '@strangler/foundation';
@@ -24,8 +25,8 @@ const schema = {
     doc: 'the monolith database',
   }),
   DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
-  JWT_SECRET: str({
-    default: DEVELOPMENT_JWT_SECRET,
+  JWT_SECRET: secret({
+    development: DEVELOPMENT_JWT_SECRET,
     doc: 'HS256 key shared with every service that accepts ShopCo tokens',
   }),
   JWT_TTL_SECONDS: int({ default: 24 * 3600, min: 60 }),
@@ -37,7 +38,11 @@ const schema = {
   /** The products service; set, orders follow the products write owner for stock. */
   PRODUCTS_SERVICE_URL: optionalStr(),
   /** The products service's INTERNAL_API_TOKEN. */
-  INVENTORY_API_TOKEN: str({ default: DEVELOPMENT_INTERNAL_API_TOKEN }),
+  INVENTORY_API_TOKEN: secret({
+    development: DEVELOPMENT_INTERNAL_API_TOKEN,
+    doc: "the products service's INTERNAL_API_TOKEN",
+    optionalInProduction: true,
+  }),
   /** Per call to the inventory API; a call is tried up to 3 times (every call is idempotent). */
   INVENTORY_TIMEOUT_MS: int({ default: 2_000, min: 50, max: 60_000 }),
   /** The write fence (as the routers'): required with PRODUCTS_SERVICE_URL. */
@@ -52,9 +57,6 @@ export type MonolithConfig = ConfigOf<typeof schema>;
 export function loadConfig(env: Env): MonolithConfig {
   const config = readConfig(schema, env);
   const problems: string[] = [];
-  if (config.NODE_ENV === 'production' && config.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
-    problems.push('JWT_SECRET must be set to a secret of your own in production');
-  }
   if (config.PRODUCTS_SERVICE_URL !== undefined) {
     if (!/^https?:\/\/[^/\s]+/.test(config.PRODUCTS_SERVICE_URL)) {
       problems.push(`PRODUCTS_SERVICE_URL must be an http(s) URL, got "${config.PRODUCTS_SERVICE_URL}"`);
@@ -64,8 +66,10 @@ export function loadConfig(env: Env): MonolithConfig {
         'REDIS_URL must be set with PRODUCTS_SERVICE_URL: ShopCo joins the write fence so a products cutover can hold its stock changes',
       );
     }
-    if (config.NODE_ENV === 'production' && config.INVENTORY_API_TOKEN === DEVELOPMENT_INTERNAL_API_TOKEN) {
-      problems.push("INVENTORY_API_TOKEN must be set to the products service's own INTERNAL_API_TOKEN in production");
+    if (config.INVENTORY_API_TOKEN === '') {
+      problems.push(
+        "INVENTORY_API_TOKEN must be set with PRODUCTS_SERVICE_URL in production: the products service's INTERNAL_API_TOKEN",
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,3 +1,4 @@
+import { DEVELOPMENT_INTERNAL_API_TOKEN, DEVELOPMENT_JWT_SECRET } from '@strangler/foundation';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { centsToDollars, dollarsToCents } from '../src/money.ts';
@@ -89,5 +90,23 @@ describe('configuration of the stock switch', () => {
         REDIS_URL: 'redis://127.0.0.1:6379',
       }),
     ).toThrow(/INVENTORY_API_TOKEN must be set/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'a-real-secret-of-our-own',
+        INVENTORY_API_TOKEN: DEVELOPMENT_INTERNAL_API_TOKEN,
+      }),
+    ).toThrow(/INVENTORY_API_TOKEN is the development default/);
+  });
+
+  it('needs no inventory token in production while stock stays local', () => {
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-real-secret-of-our-own' }).INVENTORY_API_TOKEN).toBe('');
+  });
+
+  it('refuses the development JWT secret in production, missing or set explicitly', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET must be set in production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toThrow(
+      /JWT_SECRET is the development default/,
+    );
   });
 });

@@ -6,6 +6,7 @@ import {
   int,
   oneOf,
   readConfig,
+  secret,
   str,
   url,
 } from '@strangler/foundation';
@@ -34,8 +35,8 @@ const schema = {
   }),
   DATABASE_POOL_MAX: int({ default: 10, min: 1, max: 200 }),
   // The monolith sends it on every call to /internal/inventory; the public routes never need it.
-  INTERNAL_API_TOKEN: str({
-    default: DEVELOPMENT_INTERNAL_API_TOKEN,
+  INTERNAL_API_TOKEN: secret({
+    development: DEVELOPMENT_INTERNAL_API_TOKEN,
     doc: 'bearer token of the internal inventory API, shared with ShopCo',
   }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
@@ -49,9 +50,6 @@ export function loadConfig(env: Env): ProductsServiceConfig {
   const problems: string[] = [];
   if (!TOKEN_TEXT.test(config.INTERNAL_API_TOKEN)) {
     problems.push('INTERNAL_API_TOKEN must be 16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -');
-  }
-  if (config.NODE_ENV === 'production' && config.INTERNAL_API_TOKEN === DEVELOPMENT_INTERNAL_API_TOKEN) {
-    problems.push('INTERNAL_API_TOKEN must be set to a secret of your own in production');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -60,7 +60,8 @@ describe('server.ts', () => {
     const server = startServer({ DATABASE_URL: db.url, NODE_ENV: 'production', INTERNAL_API_TOKEN: '' });
     const [code] = await once(server.child, 'exit');
     expect(code).toBe(2);
-    expect(server.output()).toContain('INTERNAL_API_TOKEN must be set to a secret of your own in production');
+    expect(server.output()).toContain('INTERNAL_API_TOKEN must be set in production');
+    expect(server.output()).not.toMatch(/\n\s+at /);
   });
 });
 
@@ -76,6 +77,12 @@ describe('config.ts', () => {
   it('accepts a token of its own in production', () => {
     const token = 'a-production-token-of-our-own-0123456789';
     expect(loadConfig({ NODE_ENV: 'production', INTERNAL_API_TOKEN: token }).INTERNAL_API_TOKEN).toBe(token);
+  });
+
+  it('refuses the development token set explicitly in production: it is public', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', INTERNAL_API_TOKEN: DEVELOPMENT_INTERNAL_API_TOKEN })).toThrow(
+      /INTERNAL_API_TOKEN is the development default/,
+    );
   });
 
   it.each([
