@@ -1,16 +1,19 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FlagSource } from '@strangler/flags';
+import { RouteNotFound, secretMatches } from '@strangler/foundation';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decide } from './decide.ts';
 import { AdminUnauthorized } from './errors.ts';
 import type { RouteTable } from './routes.ts';
 import type { ShadowRecorder } from './shadow.ts';
 
-/** Compares digests, so the time taken says nothing about the token, its length included. */
-export function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+/**
+ * The admin token a request presents: the bearer credential of its
+ * Authorization header, or null. The scheme is matched without case (RFC
+ * 9110); the token itself is compared exactly, by `secretMatches`.
+ */
+export function presentedBearer(header: string | undefined): string | null {
+  const match = header === undefined ? null : /^bearer +(\S+)$/i.exec(header.trim());
+  return match?.[1] ?? null;
 }
 
 export interface AdminDeps {
@@ -24,9 +27,7 @@ export interface AdminDeps {
 /** The admin API under /_strangler/api; registered only when ADMIN_TOKEN is set. */
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   const requireToken = async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!tokenMatches(given, deps.token)) throw new AdminUnauthorized();
+    if (!secretMatches(presentedBearer(request.headers.authorization), deps.token)) throw new AdminUnauthorized();
   };
 
   app.register(async (admin) => {
@@ -70,5 +71,24 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
       stats: Object.fromEntries(deps.shadow.stats),
       recentMismatches: deps.shadow.recent(),
     }));
+
+    // Any other path of the admin API: refused without the token like the
+    // others (its existence is not revealed), a 404 with it; never forwarded.
+    admin.all('/_strangler/api/*', async (request) => {
+      throw new RouteNotFound(request.method, request.url.split('?')[0] ?? request.url);
+    });
   });
+}
+
+/**
+ * With no ADMIN_TOKEN the admin API and the dashboard do not exist: their
+ * paths answer 404 here instead of being forwarded to ShopCo, which must
+ * never see the router's own namespace.
+ */
+export function registerAdminAbsent(app: FastifyInstance): void {
+  const absent = async (request: FastifyRequest): Promise<never> => {
+    throw new RouteNotFound(request.method, request.url.split('?')[0] ?? request.url);
+  };
+  app.all('/_strangler', absent);
+  app.all('/_strangler/*', absent);
 }

@@ -13,7 +13,7 @@ import {
 } from '@strangler/foundation';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { registerAdmin } from './admin.ts';
+import { registerAdmin, registerAdminAbsent } from './admin.ts';
 import type { RouterConfig } from './config.ts';
 import { type DashboardDeps, registerDashboard } from './dashboard/routes.ts';
 import { writeOwnerOf } from './decide.ts';
@@ -159,6 +159,8 @@ export async function buildApp(config: RouterConfig, deps: RouterDeps): Promise<
         env: process.env,
       },
     });
+  } else {
+    registerAdminAbsent(app);
   }
   app.addHook('onClose', async () => {
     await Promise.all(upstreams.map((u) => u.close()));

@@ -23,3 +23,8 @@ export const AdminUnauthorized = defineError(
   401,
   'Send the admin token: Authorization: Bearer <ADMIN_TOKEN>',
 );
+export const DashboardHeaderMissing = defineError(
+  'ROUTER_DASHBOARD_HEADER',
+  403,
+  'A change from the dashboard must carry the header x-strangler-dashboard: 1',
+);

@@ -1,3 +1,4 @@
+import { redactDeep } from '@strangler/foundation';
 import { type Answer, type Comparison, compareAnswers, type NoiseRule } from './diff.ts';
 
 /** One recorded shadow mismatch, for the admin API and the dashboard. */
@@ -19,7 +20,10 @@ export interface ShadowStats {
 
 /**
  * Keeps the shadow results of this process: counters per route and the most
- * recent mismatches with their diffs (a bounded ring, newest first).
+ * recent mismatches with their diffs (a bounded ring, newest first). Both
+ * answers are stored redacted (foundation's redact.ts): a service that wrongly
+ * answered with a password hash or a token shows up as a mismatch at that
+ * path, with the value itself never reaching the admin API or the dashboard.
  */
 export class ShadowRecorder {
   readonly #recent: ShadowMismatch[] = [];
@@ -64,7 +68,11 @@ export class ShadowRecorder {
   }
 
   #push(mismatch: ShadowMismatch): void {
-    this.#recent.unshift(mismatch);
+    this.#recent.unshift({
+      ...mismatch,
+      monolith: redactDeep(mismatch.monolith),
+      service: redactDeep(mismatch.service),
+    });
     if (this.#recent.length > this.#capacity) this.#recent.pop();
   }
 }

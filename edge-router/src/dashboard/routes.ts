@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { CONTEXTS } from '@strangler/flags';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { secretMatches } from '@strangler/foundation';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Histogram } from 'prom-client';
-import { tokenMatches } from '../admin.ts';
+import { presentedBearer } from '../admin.ts';
+import { AdminUnauthorized, DashboardHeaderMissing } from '../errors.ts';
 import type { ShadowRecorder } from '../shadow.ts';
 
 /**
@@ -16,8 +19,12 @@ import type { ShadowRecorder } from '../shadow.ts';
  * from the page goes through exactly the gates a move from a terminal does,
  * and a refusal shows the CLI's reason.
  *
- * Access: the admin token, as a bearer header or as the HttpOnly,
- * SameSite=Strict cookie the page's sign-in sets. Changes also need the
+ * Access: the admin token as a bearer header, or the HttpOnly,
+ * SameSite=Strict session cookie the page's sign-in sets (a value derived
+ * from the token, not the token: a copied cookie does not open the admin
+ * API). Every data and change route refuses without one (401
+ * ROUTER_ADMIN_UNAUTHORIZED); only the sign-in page and its chart library
+ * are public, and they carry no data. Changes also need the
  * `x-strangler-dashboard` header, which a cross-site form cannot send.
  */
 
@@ -60,13 +67,18 @@ function runCli(script: string, args: string[], env: NodeJS.ProcessEnv): Promise
   });
 }
 
-function cookieToken(request: FastifyRequest): string {
+function cookieValue(request: FastifyRequest): string | null {
   const header = request.headers.cookie ?? '';
   for (const part of header.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === COOKIE) return decodeURIComponent(rest.join('='));
+    if (name === COOKIE) return rest.join('=');
   }
-  return '';
+  return null;
+}
+
+/** The session cookie's value for a token: fixed per token, useless as a bearer token. */
+export function dashboardSession(token: string): string {
+  return createHmac('sha256', token).update('strangler dashboard session').digest('base64url');
 }
 
 function bodyOf(request: FastifyRequest): Record<string, unknown> {
@@ -95,24 +107,21 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   const ttl = deps.statusTtlMs ?? 2_000;
   let cached: { at: number; value: Promise<unknown> } | null = null;
 
-  const authed = (request: FastifyRequest): boolean => {
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : cookieToken(request);
-    return tokenMatches(given, deps.token);
+  const session = dashboardSession(deps.token);
+  /** A bearer header, when there is one, decides alone; else the session cookie. */
+  const requireSignedIn = async (request: FastifyRequest): Promise<void> => {
+    const authorization = request.headers.authorization;
+    const ok =
+      authorization !== undefined
+        ? secretMatches(presentedBearer(authorization), deps.token)
+        : secretMatches(cookieValue(request), session);
+    if (!ok) throw new AdminUnauthorized();
   };
-  const refuse = (reply: FastifyReply) =>
-    reply.status(401).send({
-      error: { code: 'ROUTER_ADMIN_UNAUTHORIZED', message: 'Sign in with the router’s ADMIN_TOKEN' },
-    });
 
   /** Before a change: signed in, and the header a cross-site form cannot send. */
-  const mayChange = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!authed(request)) return refuse(reply);
-    if (request.headers['x-strangler-dashboard'] !== '1') {
-      return reply
-        .status(403)
-        .send({ error: { code: 'ROUTER_DASHBOARD_HEADER', message: 'missing x-strangler-dashboard' } });
-    }
+  const mayChange = async (request: FastifyRequest) => {
+    await requireSignedIn(request);
+    if (request.headers['x-strangler-dashboard'] !== '1') throw new DashboardHeaderMissing();
   };
 
   /** One `strangler status --json` at a time, shared by every viewer for `ttl`. */
@@ -137,19 +146,15 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     return reply.type(asset.type).header('cache-control', 'max-age=3600').send(readFileSync(asset.file));
   });
 
-  app.post('/_strangler/session', (request, reply) => {
+  app.post('/_strangler/session', async (request, reply) => {
     const token = bodyOf(request).token;
-    if (typeof token !== 'string' || !tokenMatches(token, deps.token)) return refuse(reply);
+    if (!secretMatches(typeof token === 'string' ? token : null, deps.token)) throw new AdminUnauthorized();
     return reply
-      .header(
-        'set-cookie',
-        `${COOKIE}=${encodeURIComponent(token)}; Path=/_strangler; HttpOnly; SameSite=Strict; Max-Age=43200`,
-      )
+      .header('set-cookie', `${COOKIE}=${session}; Path=/_strangler; HttpOnly; SameSite=Strict; Max-Age=43200`)
       .send({ ok: true });
   });
 
-  app.get('/_strangler/api/dashboard', async (request, reply) => {
-    if (!authed(request)) return refuse(reply);
+  app.get('/_strangler/api/dashboard', { onRequest: requireSignedIn }, async () => {
     return {
       at: new Date().toISOString(),
       status: await status(),
@@ -160,7 +165,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
 
   app.post<{ Params: { context: string; action: string } }>(
     '/_strangler/api/contexts/:context/:action',
-    { preHandler: mayChange },
+    { onRequest: mayChange },
     async (request, reply) => {
       const { context, action } = request.params;
       const body = bodyOf(request);
@@ -186,7 +191,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     },
   );
 
-  app.post('/_strangler/api/kill-switch', { preHandler: mayChange }, async (request, reply) => {
+  app.post('/_strangler/api/kill-switch', { onRequest: mayChange }, async (request, reply) => {
     const on = bodyOf(request).on;
     if (typeof on !== 'boolean') {
       return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: 'on must be true or false' } });
