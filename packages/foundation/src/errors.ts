@@ -48,6 +48,21 @@ export const PathSegmentTooLong = defineError(
   414,
   'A path segment is longer than %s characters',
 );
+export const MalformedRequest = defineError(
+  'MALFORMED_REQUEST',
+  400,
+  'The request is not well-formed HTTP/1.1 (%s); nothing was done',
+);
+export const HeadersTooLarge = defineError(
+  'HEADERS_TOO_LARGE',
+  431,
+  'The request line and headers are larger than %s bytes; nothing was done',
+);
+export const RequestTimeout = defineError(
+  'REQUEST_TIMEOUT',
+  408,
+  'The request did not arrive in full in time; nothing was done',
+);
 export const RouteNotFound = defineError('NOT_FOUND', 404, 'Route %s %s not found');
 export const Unauthorized = defineError('UNAUTHORIZED', 401, '%s');
 export const Forbidden = defineError('FORBIDDEN', 403, '%s');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isUnavailableError } from '../src/db.ts';
 import { defineError, errorCatalog } from '../src/errors.ts';
 import { toErrorResponse } from '../src/http/error-handler.ts';
-import { requestIdOf, strictBodyValidatorCompiler } from '../src/http/server-options.ts';
+import { requestIdOf, strictBodyValidatorCompiler, unstorableText } from '../src/http/server-options.ts';
 
 describe('toErrorResponse', () => {
   it('turns a validation failure into 400 VALIDATION_FAILED with the framework message', () => {
@@ -97,5 +97,35 @@ describe('strictBodyValidatorCompiler', () => {
     const query: Record<string, unknown> = { limit: '7' };
     expect(check(query)).toBe(true);
     expect(query.limit).toBe(7);
+  });
+
+  // Regression: a NUL in a name reached Postgres and answered 500; a lone surrogate was stored as U+FFFD.
+  it('refuses text a database cannot store as sent, after the schema passed', () => {
+    const check = validate('body', { type: 'object', properties: { name: { type: 'string' } } }) as ((
+      data: unknown,
+    ) => boolean) & { errors?: Array<{ instancePath: string; message: string }> };
+    expect(check({ name: 'Zoë 名前 👩‍👩‍👧' })).toBe(true);
+    expect(check({ name: 'a\u0000b' })).toBe(false);
+    expect(check.errors?.[0]).toMatchObject({ instancePath: '/name', message: expect.stringContaining('NUL') });
+    expect(check({ name: 'a\ud800' })).toBe(false);
+    expect(check.errors?.[0]?.message).toMatch(/unpaired surrogate/);
+    expect(check({ name: 5 })).toBe(false);
+    expect(check.errors?.[0]?.message).toBe('must be string');
+  });
+});
+
+describe('unstorableText', () => {
+  it('names the first string that cannot be stored, at any depth', () => {
+    expect(unstorableText({ items: [{ note: 'ok' }, { note: 'x\u0000' }] })).toEqual({
+      instancePath: '/items/1/note',
+      message: 'must not contain the NUL character (U+0000)',
+    });
+    expect(unstorableText({ a: ['\udc00'] })?.instancePath).toBe('/a/0');
+    expect(unstorableText({ a: 1, b: null, c: ['fine', '🏳️‍🌈'] })).toBeNull();
+  });
+
+  it('walks 100,000 levels of nesting without exhausting the stack', () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}"\\u0000"${']'.repeat(100_000)}`);
+    expect(unstorableText(deep)?.instancePath).toBe('/0'.repeat(100_000));
   });
 });

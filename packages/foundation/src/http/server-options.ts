@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { Ajv, type Options as AjvOptions, type ErrorObject } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaCompiler,
+  FastifyServerOptions,
+} from 'fastify';
 import type { Logger } from 'pino';
-import { InvalidUrl, PathSegmentTooLong } from '../errors.ts';
+import { HeadersTooLarge, InvalidUrl, MalformedRequest, PathSegmentTooLong, RequestTimeout } from '../errors.ts';
 
 // ajv-formats is CommonJS; imported from ESM, its plugin is the export named default.
 const addFormats = addFormatsModule.default;
@@ -60,16 +68,53 @@ function makeAjv(options: AjvOptions): Ajv {
 }
 
 /**
+ * The first string in `data` that a service could not store and give back
+ * unchanged: Postgres text cannot hold NUL (the insert fails), and an
+ * unpaired surrogate has no UTF-8 form (it would be stored as U+FFFD).
+ * Iterative, so no depth of nesting can exhaust the stack.
+ */
+export function unstorableText(data: unknown): { instancePath: string; message: string } | null {
+  const pending: Array<[unknown, string]> = [[data, '']];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [value, path] = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000'))
+        return { instancePath: path, message: 'must not contain the NUL character (U+0000)' };
+      if (!value.isWellFormed()) {
+        return { instancePath: path, message: 'must be well-formed Unicode (it has an unpaired surrogate)' };
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) pending.push([item, `${path}/${key}`]);
+    }
+  }
+  return null;
+}
+
+type Validate = ((data: unknown) => boolean) & { errors?: unknown };
+
+/**
  * Bodies are validated strictly: `"5"` is not an integer. Params and query
  * strings arrive as text, so they are coerced (`/users/5` → 5) before the same
- * JSON-schema rules apply.
+ * JSON-schema rules apply. Whatever passes its schema must also be text a
+ * database can store as sent (`unstorableText`), so that a NUL or a lone
+ * surrogate is a 400 VALIDATION_FAILED, not a 500 or a silently changed value.
  */
 export function strictBodyValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const bodyAjv = makeAjv({ coerceTypes: false });
   const textAjv = makeAjv({ coerceTypes: 'array' });
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? bodyAjv : textAjv;
-    return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+    const validateSchema = ajv.compile(schema as object);
+    const validate: Validate = (data) => {
+      if (!validateSchema(data)) {
+        validate.errors = validateSchema.errors;
+        return false;
+      }
+      const problem = unstorableText(data);
+      validate.errors = problem ? [{ keyword: 'storableText', params: {}, ...problem }] : null;
+      return problem === null;
+    };
+    return validate as ReturnType<FastifySchemaCompiler<unknown>>;
   };
 }
 
@@ -96,6 +141,44 @@ function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: Fast
     .send({ error: { code: mapped.code, message: mapped.message } });
 }
 
+type ParserError = Error & { code?: string; reason?: unknown };
+
+/** The HTTP parser's own short reason (static text, e.g. "Duplicate Content-Length"), or a generic one. */
+function parserReason(err: ParserError): string {
+  const reason = typeof err.reason === 'string' ? err.reason : '';
+  return /^[ -~]{1,120}$/.test(reason) ? reason : 'the HTTP parser refused it';
+}
+
+/**
+ * Requests the HTTP parser refuses before any route runs: conflicting or
+ * repeated framing headers (request smuggling), folded or malformed header
+ * lines, bad chunking, headers over the size limit. Answered in the error
+ * contract's shape with a request id, then the connection is closed, since
+ * where the next request would start on it is unknown.
+ */
+function clientError(this: FastifyInstance, err: ParserError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLarge(String(maxHeaderSize))
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeout()
+        : new MalformedRequest(parserReason(err));
+  const status = error.statusCode ?? 400;
+  const requestId = randomUUID();
+  this.log.info({ reqId: requestId, code: error.code, parser: err.code }, 'request refused');
+  // A response already under way on this connection cannot be interrupted by another.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !current?.headersSent) {
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 export function httpServerOptions({ logger, bodyLimit = 1024 * 1024 }: HttpServerOptions): FastifyServerOptions {
   return {
     loggerInstance: logger,
@@ -105,6 +188,7 @@ export function httpServerOptions({ logger, bodyLimit = 1024 * 1024 }: HttpServe
     // Ids are short; a 10 kB path parameter is an attack, not a request.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
+    clientErrorHandler: clientError,
     return503OnClosing: true,
   };
 }
