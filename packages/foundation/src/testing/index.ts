@@ -6,6 +6,33 @@ export {
   ensureTemplate,
   type TestDatabase,
 } from './databases.ts';
+export {
+  BODY_CASES,
+  type BodyCase,
+  deeplyNested,
+  errorOf,
+  FRAMING_CASES,
+  type FramingCase,
+  type FramingTarget,
+  HOSTILE_TEXT,
+  type HostileText,
+  oversizedBody,
+  oversizedHeaderRequest,
+  PATH_TRICKS,
+  type PathTrick,
+  type RawExchange,
+  type RawResponse,
+  rawRequest,
+  type SendRawOptions,
+  sendRaw,
+} from './hostile.ts';
+export {
+  describeHostileHttp,
+  describeHostileProductText,
+  describeHostileUserText,
+  expectError,
+  type HostileTarget,
+} from './hostile-suite.ts';
 export { type Call, type CallOptions, client, errorCode, type JsonResponse, signUp } from './http-client.ts';
 export { freePort } from './ports.ts';
 export { resolveTestServers, type TestServers } from './servers.ts';
