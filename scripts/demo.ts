@@ -34,6 +34,7 @@ Options:
   --products-port <n>    the products service's port (default 3002)
   --router-port <n>      the edge router's port (default 8080)
   --unleash-port <n>     the Unleash started here (default 4242)
+  --guard-port <n>       the guarded rollout's /metrics (default 3090)
   --database <name>      database name on the local or embedded server (default shopco);
                          the services' are <name>_users and <name>_products, the
                          toolkit's own strangler (<name>_strangler for another name)
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
       'products-port': { type: 'string', default: '3002' },
       'router-port': { type: 'string', default: '8080' },
       'unleash-port': { type: 'string', default: '4242' },
+      'guard-port': { type: 'string', default: '3090' },
       database: { type: 'string', default: 'shopco' },
       reset: { type: 'boolean', default: false },
       users: { type: 'string', default: '200' },
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     products: parsePort('products-port', values['products-port']),
     router: parsePort('router-port', values['router-port']),
     unleash: parsePort('unleash-port', values['unleash-port']),
+    guard: parsePort('guard-port', values['guard-port']),
   };
   const scale = {
     users: parsePositive('users', values.users),
@@ -249,6 +252,20 @@ async function main(): Promise<void> {
       watch(worker);
       say(`sync:     a ${context} sync worker, waiting for capture (logs: ${worker.logFile})`);
     }
+    // The guarded rollout (docs/adr/0015): sets a context's reads back when the service does worse.
+    const guard = startProcess(
+      'guard',
+      join(ROOT, 'migrations/src/cli/strangler.ts'),
+      stranglerEnv,
+      join(logDir, 'guard.log'),
+      ['guard', '--watch', '--metrics-port', String(ports.guard)],
+    );
+    started.push(guard);
+    watch(guard);
+    await waitUntilReady(guard, `http://127.0.0.1:${ports.guard}/health`);
+    say(
+      `guard:    watching canary and reads; metrics on http://127.0.0.1:${ports.guard}/metrics (logs: ${guard.logFile})`,
+    );
 
     const routerUrl = `http://127.0.0.1:${ports.router}`;
     const router = startProcess(

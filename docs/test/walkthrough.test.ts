@@ -130,6 +130,7 @@ describe('the walkthrough, run as written against a demo', () => {
         join(REPO_ROOT, 'scripts/demo.ts'),
         ...['--database', database, '--port', String(ports.monolith), '--service-port', String(ports.users)],
         ...['--products-port', String(ports.products), '--router-port', String(ports.router)],
+        ...['--guard-port', String(await freePort())],
         ...['--users', '20', '--products', '10', '--orders', '30'],
       ],
       { cwd: REPO_ROOT, env: demoEnv(), stdio: ['ignore', 'pipe', 'pipe'] },

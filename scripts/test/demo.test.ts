@@ -34,6 +34,7 @@ describe('pnpm demo', () => {
   let databaseUrl: string;
   let demo: ChildProcess;
   let port: number;
+  let guardPort: number;
   let routerPort: number;
   let servicePort: number;
   let productsPort: number;
@@ -56,9 +57,11 @@ describe('pnpm demo', () => {
     routerPort = await freePort();
     servicePort = await freePort();
     productsPort = await freePort();
+    guardPort = await freePort();
     const args = [
       ...['--port', String(port), '--router-port', String(routerPort)],
       ...['--service-port', String(servicePort), '--products-port', String(productsPort)],
+      ...['--guard-port', String(guardPort)],
     ];
     demo = spawn(
       process.execPath,
@@ -82,7 +85,7 @@ describe('pnpm demo', () => {
     await release?.();
   });
 
-  it('says which Postgres it used, migrates and seeds', () => {
+  it('says which Postgres it used, migrates and seeds', async () => {
     expect(output).toContain('postgres: DATABASE_URL');
     expect(output).toMatch(/applied 001_shopco_schema/);
     expect(output).toMatch(/seed: +20 users, 10 products, 30 orders/);
@@ -93,6 +96,11 @@ describe('pnpm demo', () => {
     expect(output).toContain(`products: http://127.0.0.1:${productsPort}  (database ${database}_products, created`);
     expect(output).toContain('sync:     a users sync worker, waiting for capture');
     expect(output).toContain('sync:     a products sync worker, waiting for capture');
+    expect(output).toContain(`guard:    watching canary and reads; metrics on http://127.0.0.1:${guardPort}/metrics`);
+    // The guard has checked both contexts at least once: at legacy neither is guarded.
+    const metrics = await (await fetch(`http://127.0.0.1:${guardPort}/metrics`)).text();
+    expect(metrics).toMatch(/strangler_guard_checks_total\{context="users",verdict="idle"\} [1-9]/);
+    expect(metrics).toMatch(/strangler_guard_checks_total\{context="products",verdict="idle"\} [1-9]/);
   });
 
   it('prints lines to try that all succeed when run as printed, through the router', async () => {
