@@ -11,7 +11,7 @@ import {
 } from './channel.ts';
 import { openSyncDatabases, type SyncDatabases } from './databases.ts';
 import { recordDeadLetter } from './dead-letters.ts';
-import { PoisonRowError } from './errors.ts';
+import { describeError, PoisonRowError } from './errors.ts';
 import { markApplied, markAppliedMany } from './outbox.ts';
 import type { ApplyJobData } from './queue.ts';
 
@@ -91,7 +91,8 @@ export class ApplyWorker {
     const concurrency = opts.concurrency ?? 4;
     this.#concurrency = concurrency;
     this.#batchSize = Math.max(1, opts.batchSize ?? 16);
-    this.#onError = opts.onError ?? ((err) => console.error(`[apply ${channel.name}]`, err));
+    // Not the error object: a Postgres error's `detail` can quote a row, password hash and all.
+    this.#onError = opts.onError ?? ((err) => console.error(`[apply ${channel.name}] ${describeError(err)}`));
     this.#db = openSyncDatabases(channel, {
       poolMax: concurrency + 1,
       applicationName: `strangler-apply-${channel.name}`,

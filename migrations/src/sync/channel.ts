@@ -1,4 +1,4 @@
-import { assertIdentifier } from '@strangler/foundation';
+import { assertIdentifier, redactText } from '@strangler/foundation';
 import { PoisonRowError, SyncConfigError } from './errors.ts';
 
 /**
@@ -172,7 +172,9 @@ export function mapRow(mapping: SyncMapping, sourceRow: Row): Row {
   try {
     mapped = mapping.toTarget(sourceRow);
   } catch (err) {
-    throw new PoisonRowError(mapping.source.table, key, `mapping "${mapping.name}" threw: ${(err as Error).message}`, {
+    // The message may quote the row (a JSON.parse error does): it reaches dead letters and BullMQ, so it is redacted.
+    const message = redactText((err as Error).message);
+    throw new PoisonRowError(mapping.source.table, key, `mapping "${mapping.name}" threw: ${message}`, {
       cause: err,
     });
   }

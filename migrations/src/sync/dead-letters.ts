@@ -1,4 +1,4 @@
-import type { Knex } from '@strangler/foundation';
+import { type Knex, redactText } from '@strangler/foundation';
 import { DEAD_LETTERS_TABLE, OUTBOX_TABLE } from './capture.ts';
 import { notifyChannelName, type SyncChannel } from './channel.ts';
 import { type SyncDatabases, withSyncDatabases } from './databases.ts';
@@ -9,6 +9,11 @@ import { type SyncDatabases, withSyncDatabases } from './databases.ts';
  * to the outbox, not in BullMQ's failed set, so it survives a Redis restart and
  * status lists it with one indexed query. A dead-lettered change does not
  * count as lag and is not re-relayed until `retryDeadLetters` hands it back.
+ *
+ * A letter carries the row's table and key, never the row: operators see it
+ * (`pnpm strangler status`, the cutover's refusal), and a users row holds a
+ * password hash. Its reason is redacted (foundation's redact.ts) when it is
+ * stored and again when it is read, for letters stored before that.
  */
 
 export interface DeadLetter {
@@ -49,7 +54,7 @@ export async function recordDeadLetter(source: Knex, channel: string, d: DeadLet
     table_name: d.table,
     row_key: d.key,
     outbox_id: d.outboxId,
-    reason: d.reason.slice(0, 2000),
+    reason: redactText(d.reason).slice(0, 2000),
     attempts: d.attempts,
   };
   if (d.outboxId === null) {
@@ -77,7 +82,7 @@ export async function listDeadLetters(
       table: r.table_name,
       key: r.row_key,
       outboxId: r.outbox_id,
-      reason: r.reason,
+      reason: redactText(r.reason),
       attempts: r.attempts,
       failedAt: r.failed_at,
     }));

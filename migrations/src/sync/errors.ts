@@ -1,3 +1,5 @@
+import { redactText } from '@strangler/foundation';
+
 /**
  * The sync engine's control-flow errors: small named classes callers can test
  * with `instanceof`, in the manner of BullMQ's `UnrecoverableError`.
@@ -26,4 +28,13 @@ export class PoisonRowError extends Error {
     this.table = table;
     this.key = key;
   }
+}
+
+/**
+ * One line for a log: the error's name and message, redacted. Never the error
+ * object, whose enumerable fields (a Postgres error's `detail`) can quote a row.
+ */
+export function describeError(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return redactText(text);
 }

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import pg from 'pg';
 import { outboxInstanceOf, RELAY_ASLEEP, RELAY_AWAKE } from './capture.ts';
 import { jobIdOf, notifyChannelName, relayAwakeSequenceName, type SyncChannel, validateChannel } from './channel.ts';
+import { describeError } from './errors.ts';
 import { claimUnrelayed, hasUnrelayed, markRelayed, relayedUnapplied, unmarkRelayed } from './outbox.ts';
 import { type ApplyJobData, type ApplyJobOptions, bullJobOptions, openSyncQueue, producerRedis } from './queue.ts';
 
@@ -132,7 +133,8 @@ export class OutboxRelay {
     this.#sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
     this.#requeueAfterMs = opts.requeueAfterMs ?? 30_000;
     this.#jobOptions = bullJobOptions(opts.jobOptions);
-    this.#onError = opts.onError ?? ((err) => console.error(`[relay ${channel.name}]`, err));
+    // Not the error object: a Postgres error's `detail` can quote a row, password hash and all.
+    this.#onError = opts.onError ?? ((err) => console.error(`[relay ${channel.name}] ${describeError(err)}`));
     this.#onBatchAdded = opts.onBatchAdded;
     this.#knex = createKnex({
       url: channel.sourceUrl,
