@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Knex } from '@strangler/foundation';
 import type { Call } from '@strangler/foundation/testing';
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
 import type { JourneySpec, JourneyStack, Workload } from './journey.ts';
 import type { Actor, Failure } from './load.ts';
 
@@ -49,12 +49,12 @@ export const productsJourney: JourneySpec = {
   context: 'products',
   heldBy: '2 router(s) and 1 ShopCo process(es)',
   fenceMembers: 3,
-  monolithEnv: ({ serviceUrl, redisUrl, fencePrefix, logDir }) => ({
+  monolithEnv: ({ serviceUrl, redisUrl, fencePrefix, logDir, unleash }) => ({
     PRODUCTS_SERVICE_URL: serviceUrl,
     REDIS_URL: redisUrl,
     FENCE_KEY_PREFIX: fencePrefix,
-    UNLEASH_URL: inject('unleashUrl'),
-    UNLEASH_CLIENT_TOKEN: inject('unleashClientToken'),
+    UNLEASH_URL: unleash.url,
+    UNLEASH_CLIENT_TOKEN: unleash.clientToken,
     FLAG_REFRESH_MS: '250',
     FLAG_BACKUP_PATH: join(logDir, 'shopco-flags-backup.json'),
   }),

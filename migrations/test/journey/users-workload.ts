@@ -3,7 +3,7 @@ import type { Call } from '@strangler/foundation/testing';
 import { joinName } from '@strangler/users-service/name';
 import { expect } from 'vitest';
 import type { JourneySpec, JourneyStack, Workload } from './journey.ts';
-import type { Actor } from './load.ts';
+import type { Actor, Answer, LoadGenerator } from './load.ts';
 
 /**
  * The users journey's workload: shoppers registering, updating their
@@ -14,13 +14,219 @@ import type { Actor } from './load.ts';
 
 const PASSWORD = 'correct horse battery';
 
-interface AckedUser {
-  id: number;
+/**
+ * 503s that promise the write was not applied anywhere (docs/errors.md): the
+ * router could not reach the write's owner, held it past its bound, or was
+ * closing (Fastify's own 503 then has no code).
+ */
+const NOT_APPLIED_CODES = new Set(['ROUTER_UPSTREAM_UNAVAILABLE', 'ROUTER_WRITES_HELD', undefined]);
+
+/** What a write's answer proves about it. */
+export type WriteOutcome = 'acked' | 'not-applied' | 'unknown' | 'refused-4xx';
+
+export function writeOutcome(answer: Answer | null, connectionRefused: boolean): WriteOutcome {
+  if (answer === null) return connectionRefused ? 'not-applied' : 'unknown';
+  if (answer.status < 300) return 'acked';
+  if (answer.status < 500) return 'refused-4xx';
+  const code = (answer.body as { error?: { code?: string } } | null)?.error?.code;
+  return answer.status === 503 && NOT_APPLIED_CODES.has(code) ? 'not-applied' : 'unknown';
+}
+
+interface Registration {
   email: string;
-  /** The name of the last update that got a 2xx. */
   name: string;
+  outcome: WriteOutcome;
+  /** Once acknowledged. */
+  id?: number;
   /** When the registration was acknowledged (ms since epoch). */
-  at: number;
+  at?: number;
+  /** Every name the account may hold now: the last acknowledged one, and later ones whose outcome is unknown. */
+  names: Set<string>;
+}
+
+/** What the databases show about the acknowledged and refused writes. */
+export interface UsersAudit {
+  /** Writes that got a 2xx. */
+  acked: number;
+  /** Acknowledged writes missing (or older) in a database, as "monolith 12", "service 12 name". */
+  lost: string[];
+  /** Writes that are in one database and not the other, or that were refused and are there anyway. */
+  halfApplied: string[];
+  /** Writes with an unknown outcome (the connection broke after sending, a 5xx that may have committed). */
+  unknown: number;
+}
+
+export interface UsersWorkload extends Workload {
+  audit(dbs: { monolith: Knex; service: Knex }): Promise<UsersAudit>;
+}
+
+export interface UsersLoadOptions {
+  /** Shoppers register, update, order and log in; default 3. */
+  shoppers?: number;
+  /** Visitors read profiles and log in to older accounts; default 2. */
+  visitors?: number;
+}
+
+/** Starts the users workload's clients on `load`; what it was acknowledged is checked with `audit`. */
+export async function startUsersLoad(
+  monolith: Knex,
+  load: LoadGenerator,
+  opts: UsersLoadOptions = {},
+): Promise<UsersWorkload> {
+  const seededUserIds = (await monolith('users').orderBy('id').limit(200).pluck('id')) as number[];
+  const productIds = (await monolith('products').orderBy('id').pluck('id')) as number[];
+  const registrations: Registration[] = [];
+  const users = new Map<number, Registration>();
+  const orders: number[] = [];
+  let unknownOrders = 0;
+  let counter = 0;
+
+  const shopper =
+    (n: number): Actor =>
+    async ({ send, stopped, pause, lastNetworkFailure }) => {
+      const refusedBeforeSending = (answer: Answer | null) => answer === null && lastNetworkFailure() === 'refused';
+      let mine: { id: number; email: string; token: string } | null = null;
+      let round = 0;
+      while (!stopped()) {
+        round++;
+        if (mine === null || round % 12 === 0) {
+          counter++;
+          const email = `journey.${process.pid}.${Date.now()}.${n}.${counter}@example.test`;
+          const name = `Shopper ${n} No${counter}`;
+          const registered = await send('POST', 'register', '/api/users/register', {
+            body: { email, password: PASSWORD, name },
+          });
+          const registration: Registration = {
+            email,
+            name,
+            outcome: writeOutcome(registered, refusedBeforeSending(registered)),
+            names: new Set([name]),
+          };
+          registrations.push(registration);
+          if (registered?.status === 201) {
+            const id = (registered.body as { id: number }).id;
+            Object.assign(registration, { id, at: Date.now() });
+            users.set(id, registration);
+            load.acked();
+            const login = await send('POST', 'login', '/api/users/login', { body: { email, password: PASSWORD } });
+            if (login?.status === 200) mine = { id, email, token: (login.body as { token: string }).token };
+          }
+        } else if (round % 3 === 0) {
+          const name = `Shopper ${n} Rev${round}`;
+          const updated = await send('PUT', 'update', `/api/users/${mine.id}`, { token: mine.token, body: { name } });
+          const user = users.get(mine.id);
+          const outcome = writeOutcome(updated, refusedBeforeSending(updated));
+          if (user && outcome === 'acked') {
+            user.name = name;
+            user.names = new Set([name]);
+            load.acked();
+          } else if (user && outcome === 'unknown') {
+            user.names.add(name);
+          }
+        } else if (round % 5 === 0) {
+          // Orders stay in the monolith and reference users: its copy of users must be current.
+          const ordered = await send('POST', 'order', '/api/orders', {
+            token: mine.token,
+            body: { userId: mine.id, items: [{ productId: productIds[round % productIds.length], quantity: 1 }] },
+          });
+          if (ordered?.status === 201) {
+            orders.push((ordered.body as { id: number }).id);
+            load.acked();
+          } else if (writeOutcome(ordered, refusedBeforeSending(ordered)) === 'unknown') {
+            unknownOrders++;
+          }
+        } else if (round % 2 === 0) {
+          await send('POST', 'login', '/api/users/login', { body: { email: mine.email, password: PASSWORD } });
+        } else {
+          await send('GET', 'read', `/api/users/${mine.id}`);
+        }
+        await pause();
+      }
+    };
+
+  /** A stream of visitors: a new one (new cookies, so a new rollout bucket) every 10 requests. */
+  const visitor =
+    (n: number): Actor =>
+    async ({ send, newSession, stopped, pause }) => {
+      let round = 0;
+      while (!stopped()) {
+        round++;
+        if (round % 10 === 0) newSession();
+        // Accounts made more than a minute ago: the visitor never raced their registration.
+        const settled = [...users.values()].filter((u) => (u.at ?? Date.now()) < Date.now() - 60_000);
+        const account = settled[(round * 13 + n) % Math.max(settled.length, 1)];
+        if (round % 3 === 0 && account) {
+          await send('POST', 'login', '/api/users/login', { body: { email: account.email, password: PASSWORD } });
+        } else {
+          await send('GET', 'read', `/api/users/${seededUserIds[(round * 7 + n) % seededUserIds.length]}`);
+        }
+        await pause();
+      }
+    };
+
+  load.start([
+    ...Array.from({ length: opts.shoppers ?? 3 }, (_, i) => shopper(i)),
+    ...Array.from({ length: opts.visitors ?? 2 }, (_, i) => visitor(i)),
+  ]);
+
+  async function audit({ monolith: m, service: s }: { monolith: Knex; service: Knex }): Promise<UsersAudit> {
+    const emails = registrations.map((r) => r.email);
+    const [inMonolith, inService] = await Promise.all([
+      m('users').whereIn('email', emails).select('id', 'email', 'full_name'),
+      s('users').whereIn('email', emails).select('id', 'email', 'first_name', 'last_name'),
+    ]);
+    const monolithByEmail = new Map(inMonolith.map((r) => [r.email as string, r]));
+    const serviceByEmail = new Map(inService.map((r) => [r.email as string, r]));
+    const lost: string[] = [];
+    const halfApplied: string[] = [];
+    let unknown = unknownOrders;
+    for (const r of registrations) {
+      const a = monolithByEmail.get(r.email);
+      const b = serviceByEmail.get(r.email);
+      const serviceName = b ? joinName({ firstName: b.first_name, lastName: b.last_name }) : undefined;
+      if (r.outcome === 'acked') {
+        if (a?.id !== r.id) lost.push(`monolith ${r.id}`);
+        else if (!r.names.has(a.full_name)) lost.push(`monolith ${r.id} name`);
+        if (b?.id !== r.id) lost.push(`service ${r.id}`);
+        else if (!r.names.has(serviceName as string)) lost.push(`service ${r.id} name`);
+        if (r.names.size > 1) unknown += r.names.size - 1;
+      } else {
+        if (r.outcome === 'unknown') unknown++;
+        if ((a === undefined) !== (b === undefined)) {
+          halfApplied.push(`${r.email} (${r.outcome}) in ${a ? 'the monolith' : 'the service'} only`);
+        } else if (a && r.outcome !== 'unknown') {
+          halfApplied.push(`${r.email} (${r.outcome}) is registered although it was refused`);
+        }
+      }
+    }
+    const placed = await m('orders').whereIn('id', orders).count<{ count: string }[]>('* as count');
+    const missingOrders = orders.length - Number(placed[0]?.count);
+    if (missingOrders > 0) lost.push(`${missingOrders} acknowledged order(s) in the monolith`);
+    return { acked: load.report.ackedWrites, lost, halfApplied, unknown };
+  }
+
+  return {
+    audit,
+
+    async landsInService(service: Knex) {
+      const since = users.size;
+      const deadline = Date.now() + 20_000;
+      while (users.size < since + 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const newest = Math.max(...users.keys());
+      expect(await service('users').where({ id: newest }).first()).toBeDefined();
+    },
+
+    async verify(dbs) {
+      expect(users.size).toBeGreaterThan(20);
+      const result = await audit(dbs);
+      expect(result.lost).toEqual([]);
+      expect(result.halfApplied).toEqual([]);
+      const ids = [...users.keys()];
+      expect(new Set(ids).size).toBe(ids.length);
+    },
+
+    expected: () => false,
+  };
 }
 
 export const usersJourney: JourneySpec = {
@@ -28,26 +234,7 @@ export const usersJourney: JourneySpec = {
   heldBy: '2 router(s)',
   fenceMembers: 2,
   monolithEnv: () => ({}),
-
-  async seed(monolith) {
-    // Users that exist before the extraction starts (the backfill copies them), and products to order.
-    await monolith('users').insert(
-      Array.from({ length: 40 }, (_, i) => ({
-        email: `seeded.${i}@example.test`,
-        full_name: i % 7 === 0 ? `Seeded${i}` : `Seeded User ${i}`,
-        password_hash: 'scrypt$not-a-real-hash',
-      })),
-    );
-    await monolith('products').insert(
-      Array.from({ length: 5 }, (_, i) => ({
-        sku: `JOURNEY-${i}`,
-        name: `Journey product ${i}`,
-        description: 'for the journey test',
-        price: '9.99',
-        stock: 1_000_000,
-      })),
-    );
-  },
+  seed: seedUsers,
 
   async pendingWrite(call: Call) {
     const pending = await call('POST', '/api/users/register', {
@@ -56,117 +243,27 @@ export const usersJourney: JourneySpec = {
     expect(pending.status).toBe(201);
   },
 
-  async startLoad({ monolith, load }: JourneyStack): Promise<Workload> {
-    const seededUserIds = (await monolith('users').orderBy('id').pluck('id')) as number[];
-    const productIds = (await monolith('products').orderBy('id').pluck('id')) as number[];
-    const users = new Map<number, AckedUser>();
-    const orders: number[] = [];
-    let counter = 0;
-
-    const shopper =
-      (n: number): Actor =>
-      async ({ send, stopped, pause }) => {
-        let mine: { id: number; email: string; token: string } | null = null;
-        let round = 0;
-        while (!stopped()) {
-          round++;
-          if (mine === null || round % 12 === 0) {
-            counter++;
-            const email = `journey.${process.pid}.${n}.${counter}@example.test`;
-            const name = `Shopper ${n} No${counter}`;
-            const registered = await send('POST', 'register', '/api/users/register', {
-              body: { email, password: PASSWORD, name },
-            });
-            if (registered?.status === 201) {
-              const id = (registered.body as { id: number }).id;
-              users.set(id, { id, email, name, at: Date.now() });
-              load.acked();
-              const login = await send('POST', 'login', '/api/users/login', { body: { email, password: PASSWORD } });
-              if (login?.status === 200) mine = { id, email, token: (login.body as { token: string }).token };
-            }
-          } else if (round % 3 === 0) {
-            const name = `Shopper ${n} Rev${round}`;
-            const updated = await send('PUT', 'update', `/api/users/${mine.id}`, { token: mine.token, body: { name } });
-            if (updated?.status === 200) {
-              const user = users.get(mine.id);
-              if (user) user.name = name;
-              load.acked();
-            }
-          } else if (round % 5 === 0) {
-            // Orders stay in the monolith and reference users: its copy of users must be current.
-            const ordered = await send('POST', 'order', '/api/orders', {
-              token: mine.token,
-              body: { userId: mine.id, items: [{ productId: productIds[round % productIds.length], quantity: 1 }] },
-            });
-            if (ordered?.status === 201) {
-              orders.push((ordered.body as { id: number }).id);
-              load.acked();
-            }
-          } else if (round % 2 === 0) {
-            await send('POST', 'login', '/api/users/login', { body: { email: mine.email, password: PASSWORD } });
-          } else {
-            await send('GET', 'read', `/api/users/${mine.id}`);
-          }
-          await pause();
-        }
-      };
-
-    /** A stream of visitors: a new one (new cookies, so a new rollout bucket) every 10 requests. */
-    const visitor =
-      (n: number): Actor =>
-      async ({ send, newSession, stopped, pause }) => {
-        let round = 0;
-        while (!stopped()) {
-          round++;
-          if (round % 10 === 0) newSession();
-          // Accounts made more than a minute ago: the visitor never raced their registration.
-          const settled = [...users.values()].filter((u) => u.at < Date.now() - 60_000);
-          const account = settled[(round * 13 + n) % Math.max(settled.length, 1)];
-          if (round % 3 === 0 && account) {
-            await send('POST', 'login', '/api/users/login', { body: { email: account.email, password: PASSWORD } });
-          } else {
-            await send('GET', 'read', `/api/users/${seededUserIds[(round * 7 + n) % seededUserIds.length]}`);
-          }
-          await pause();
-        }
-      };
-
-    load.start([shopper(0), shopper(1), shopper(2), visitor(0), visitor(1)]);
-
-    return {
-      async landsInService(service: Knex) {
-        const since = users.size;
-        const deadline = Date.now() + 20_000;
-        while (users.size < since + 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        const newest = Math.max(...users.keys());
-        expect(await service('users').where({ id: newest }).first()).toBeDefined();
-      },
-
-      async verify({ monolith: m, service: s }) {
-        const acked = [...users.values()];
-        expect(acked.length).toBeGreaterThan(20);
-        const ids = acked.map((u) => u.id);
-        const [inMonolith, inService] = await Promise.all([
-          m('users').whereIn('id', ids).select('id', 'email', 'full_name'),
-          s('users').whereIn('id', ids).select('id', 'email', 'first_name', 'last_name'),
-        ]);
-        const monolithById = new Map(inMonolith.map((r) => [r.id as number, r]));
-        const serviceById = new Map(inService.map((r) => [r.id as number, r]));
-        const lost: string[] = [];
-        for (const user of acked) {
-          const a = monolithById.get(user.id);
-          const b = serviceById.get(user.id);
-          if (a?.email !== user.email || a?.full_name !== user.name) lost.push(`monolith ${user.id}`);
-          const serviceName = b ? joinName({ firstName: b.first_name, lastName: b.last_name }) : null;
-          if (b?.email !== user.email || serviceName !== user.name) lost.push(`service ${user.id}`);
-        }
-        expect(lost).toEqual([]);
-        expect(new Set(ids).size).toBe(ids.length);
-        const placed = await m('orders').whereIn('id', orders).count<{ count: string }[]>('* as count');
-        expect(Number(placed[0]?.count)).toBe(orders.length);
-      },
-
-      expected: () => false,
-    };
-  },
+  startLoad: ({ monolith, load }: JourneyStack) => startUsersLoad(monolith, load),
 };
+
+/** Users that exist before the extraction starts (the backfill copies them), and products to order. */
+export async function seedUsers(monolith: Knex, count = 40): Promise<void> {
+  // In one statement: the chaos suite seeds enough rows for a backfill that lasts a while.
+  await monolith.raw(
+    `insert into users (email, full_name, password_hash)
+     select 'seeded.' || i || '@example.test',
+            case when i % 7 = 0 then 'Seeded' || i else 'Seeded User ' || i end,
+            'scrypt$not-a-real-hash'
+     from generate_series(0, ? - 1) as i`,
+    [count],
+  );
+  await monolith('products').insert(
+    Array.from({ length: 5 }, (_, i) => ({
+      sku: `JOURNEY-${i}`,
+      name: `Journey product ${i}`,
+      description: 'for the journey test',
+      price: '9.99',
+      stock: 1_000_000,
+    })),
+  );
+}
