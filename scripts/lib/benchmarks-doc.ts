@@ -6,9 +6,10 @@ const DOC = join(resolve(import.meta.dirname, '../..'), 'docs/benchmarks.md');
 const FRESH_DOC =
   '# Benchmarks\n\nEvery table here is written by the command named above it; do not edit them by hand.\n';
 
-const markers = (id: string): { begin: string; end: string } => ({
-  begin: `<!-- bench:${id}:begin -->`,
-  end: `<!-- bench:${id}:end -->`,
+/** `kind` names the writer: `bench` for the benchmarks, `chaos` for the chaos suite's docs/reliability.md. */
+const markers = (id: string, kind = 'bench'): { begin: string; end: string } => ({
+  begin: `<!-- ${kind}:${id}:begin -->`,
+  end: `<!-- ${kind}:${id}:end -->`,
 });
 
 function readDoc(file: string): string {
@@ -24,8 +25,8 @@ function readDoc(file: string): string {
  * `end`) replaced by `body`, or, when it is not there yet, added at the end
  * under `heading`. Everything outside the markers is kept as it is.
  */
-export function spliceSection(doc: string, name: string, heading: string, body: string): string {
-  const { begin, end } = markers(name);
+export function spliceSection(doc: string, name: string, heading: string, body: string, kind = 'bench'): string {
+  const { begin, end } = markers(name, kind);
   const section = `${begin}\n${body}\n${end}`;
   const from = doc.indexOf(begin);
   const to = doc.indexOf(end);
@@ -49,15 +50,16 @@ export function spliceSectionPart(
   part: string,
   body: string,
   order: readonly string[],
+  kind = 'bench',
 ): string {
   if (!/^[a-z][a-z0-9-]*$/.test(part) || part === 'begin' || part === 'end') {
     throw new Error(`"${part}" cannot name a part of a benchmark section`);
   }
-  const section = markers(name);
+  const section = markers(name, kind);
   const from = doc.indexOf(section.begin);
   const to = doc.indexOf(section.end);
   const current = from >= 0 && to > from ? doc.slice(from + section.begin.length, to).replace(/^\n|\n$/g, '') : '';
-  const { begin, end } = markers(`${name}:${part}`);
+  const { begin, end } = markers(`${name}:${part}`, kind);
   const block = `${begin}\n${body}\n${end}`;
   let next: string;
   const at = current.indexOf(begin);
@@ -67,13 +69,13 @@ export function spliceSectionPart(
   } else {
     const later = order
       .slice(order.indexOf(part) + 1)
-      .map((p) => current.indexOf(markers(`${name}:${p}`).begin))
+      .map((p) => current.indexOf(markers(`${name}:${p}`, kind).begin))
       .filter((i) => i >= 0);
     const before = later.length > 0 ? Math.min(...later) : -1;
     if (before >= 0) next = `${current.slice(0, before)}${block}\n\n${current.slice(before)}`;
     else next = current.trim() === '' ? block : `${current}\n\n${block}`;
   }
-  return spliceSection(doc, name, heading, next);
+  return spliceSection(doc, name, heading, next, kind);
 }
 
 /**

@@ -1,0 +1,46 @@
+import type { ScenarioResult } from './harness.ts';
+
+/**
+ * What every scenario must show, as a plain function of its measurements
+ * (docs/reliability.md, "What every scenario promises"). Timing is reported,
+ * never judged: a busy machine makes anything slow.
+ */
+
+/** Write failures that are allowed: refused before anything was sent, or a fast 503 saying nothing was applied (docs/errors.md). */
+export const ALLOWED_WRITE_FAILURES: ReadonlySet<string> = new Set([
+  'connection refused (not sent)',
+  '503 ROUTER_WRITES_HELD',
+  '503 ROUTER_UPSTREAM_UNAVAILABLE',
+  // Fastify's own answer while a router closes (docs/errors.md, "The response that bypasses the error handler").
+  '503 (no code)',
+]);
+
+/**
+ * A login is a POST: the router never sends it twice (invariant 3), so one the
+ * service cannot answer is not retried at the monolith; it fails with the
+ * router's documented 503, or its 504 when the service is slow.
+ */
+export const ALLOWED_LOGIN_FAILURES: ReadonlySet<string> = new Set([
+  ...ALLOWED_WRITE_FAILURES,
+  '504 ROUTER_UPSTREAM_TIMEOUT',
+]);
+
+/** Every broken promise of a scenario, in words; empty when it holds. */
+export function invariantProblems(r: ScenarioResult): string[] {
+  const problems: string[] = [];
+  if (r.audit.lost.length > 0) problems.push(`acknowledged writes lost: ${r.audit.lost.slice(0, 5).join(', ')}`);
+  if (r.audit.halfApplied.length > 0) {
+    problems.push(`writes half-applied: ${r.audit.halfApplied.slice(0, 5).join(', ')}`);
+  }
+  if (r.drift.forward !== 0 || r.drift.reverse !== 0) {
+    problems.push(`drift ${r.drift.forward} monolith → service, ${r.drift.reverse} service → monolith`);
+  }
+  const reads = Object.keys(r.failures.read);
+  if (reads.length > 0) problems.push(`reads failed while the monolith was up: ${reads.join(', ')}`);
+  const logins = Object.keys(r.failures.login).filter((label) => !ALLOWED_LOGIN_FAILURES.has(label));
+  if (logins.length > 0) problems.push(`logins failed otherwise than documented: ${logins.join(', ')}`);
+  const writes = Object.keys(r.failures.write).filter((label) => !ALLOWED_WRITE_FAILURES.has(label));
+  if (writes.length > 0) problems.push(`writes failed otherwise than fast and documented: ${writes.join(', ')}`);
+  if (r.ackedWrites === 0) problems.push('no write was acknowledged: the load did not run');
+  return problems;
+}

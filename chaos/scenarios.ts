@@ -1,0 +1,255 @@
+import { flagName, UnleashAdminApi } from '@strangler/flags';
+import { createRedis } from '@strangler/foundation';
+import { client } from '@strangler/foundation/testing';
+import { openSyncQueue } from '../migrations/src/sync/queue.ts';
+import { type ChaosStack, type FaultContext, type Scenario, SEEDED_USERS, SERVICE_TIMEOUT_MS } from './harness.ts';
+import { dropConnections } from './infra.ts';
+
+/**
+ * The faults, one per scenario, in the order the suite runs them: the stack
+ * goes legacy → sync → shadow → canary → reads once, and each scenario
+ * runs at the stage it needs. docs/reliability.md says what each one
+ * promises; the suite writes the measured tables there.
+ */
+
+/** Load before each fault, and after its end. */
+const WARMUP_MS = 2_000;
+const AFTER_MS = 6_000;
+/** How long the users service stays dead before it is started again. */
+const SERVICE_DOWN_MS = 4_000;
+/** How long Redis stays dead: shorter than the routers' 20 s isolation bound, so writes keep flowing. */
+const REDIS_DOWN_MS = 5_000;
+/** The issue's one minute without Unleash. */
+const UNLEASH_DOWN_MS = 60_000;
+/** How long the service answers slowly, and how slowly (past the router's SERVICE_TIMEOUT_MS). */
+const SLOW_MS = 5_000;
+const SLOW_DELAY_MS = SERVICE_TIMEOUT_MS + 500;
+/** Rounds of pg_terminate_backend on the service database, this far apart. */
+const DROP_ROUNDS = 3;
+const DROP_EVERY_MS = 1_000;
+/** The drain bound of the cutover that must abort. */
+const ABORT_DRAIN_MS = 800;
+
+async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const backfillKilled: Scenario = {
+  id: 'backfill-killed',
+  title: 'The backfill SIGKILLed in the middle of a batch, then run again',
+  stage: 'sync',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  runsOwnMove: true,
+  async inject({ stack, note, faultEnds }: FaultContext) {
+    // `pnpm strangler advance` from legacy installs capture and backfills in its own process.
+    const cli = stack.spawnStrangler(['advance', 'users', '--reason', 'chaos: a backfill that is killed']);
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    const atKill = await poll('the backfill to be midway', 60_000, async () => {
+      if (cli.exitCode !== null)
+        throw new Error(`the backfill finished before it could be killed (exit ${cli.exitCode})`);
+      const row = await stack
+        .service('strangler_sync_state')
+        .where({ channel: 'users-forward' })
+        .first('rows_done', 'finished_at');
+      return row && Number(row.rows_done) > 0 && row.finished_at === null ? Number(row.rows_done) : null;
+    });
+    cli.kill('SIGKILL');
+    await exited;
+    note(
+      `the backfill was SIGKILLed with ${atKill.toLocaleString('en-US')} of ${SEEDED_USERS.toLocaleString('en-US')} rows checkpointed`,
+    );
+    faultEnds();
+    const resumed = await stack.advance('sync', { reason: 'chaos: the backfill again' });
+    stack.stage = 'sync';
+    const line = /backfill of users: [^\n]*/.exec(resumed.stdout)?.[0];
+    note(`run again: ${line ?? 'no backfill line'}`);
+  },
+};
+
+export const workerKilled: Scenario = {
+  id: 'worker-killed',
+  title: 'The sync worker SIGKILLed in the middle of an apply, then restarted',
+  stage: 'sync',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, note, faultEnds }: FaultContext) {
+    const redis = createRedis({ url: stack.redis.url, role: 'client' });
+    const queue = openSyncQueue(stack.channels.forward, redis);
+    try {
+      // Kill it while it holds jobs: they stay locked to the dead worker until BullMQ's stalled check frees them.
+      const active = await poll('an apply in progress', 10_000, async () => {
+        const n = await queue.getActiveCount();
+        return n > 0 ? n : null;
+      });
+      await stack.worker.kill('SIGKILL');
+      note(`SIGKILLed the sync worker with ${active} job(s) active`);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    faultEnds();
+    await stack.worker.start();
+  },
+};
+
+export const redisKilled: Scenario = {
+  id: 'redis-killed',
+  title: 'Redis SIGKILLed while capture flows, restarted empty',
+  stage: 'sync',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    await stack.redis.kill();
+    await sleep(REDIS_DOWN_MS);
+    faultEnds();
+    await stack.redis.restart();
+  },
+};
+
+export const serviceKilled: Scenario = {
+  id: 'service-killed',
+  title: 'The users service SIGKILLed during canary, then restarted',
+  stage: 'canary',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    await stack.serviceProcess.kill('SIGKILL');
+    await sleep(SERVICE_DOWN_MS);
+    faultEnds();
+    await stack.serviceProcess.start();
+  },
+};
+
+export const serviceConnectionsDropped: Scenario = {
+  id: 'service-db-connections-dropped',
+  title: "Every connection to the users service's database terminated (pg_terminate_backend)",
+  stage: 'canary',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, note }: FaultContext) {
+    const dropped: number[] = [];
+    for (let i = 0; i < DROP_ROUNDS; i++) {
+      if (i > 0) await sleep(DROP_EVERY_MS);
+      dropped.push(await dropConnections(stack.postgresUrl, stack.serviceDb.name));
+    }
+    note(`terminated ${dropped.join(' + ')} backend(s) of the service database`);
+  },
+};
+
+export const serviceSlow: Scenario = {
+  id: 'service-slow',
+  title: `The users service answering ${SLOW_DELAY_MS} ms late, past the router's ${SERVICE_TIMEOUT_MS} ms timeout`,
+  stage: 'canary',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    stack.proxy.delayMs = SLOW_DELAY_MS;
+    await sleep(SLOW_MS);
+    faultEnds();
+    stack.proxy.delayMs = 0;
+  },
+};
+
+export const unleashStopped: Scenario = {
+  id: 'unleash-stopped',
+  title: 'The Unleash server stopped for a minute, then started',
+  stage: 'canary',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds, note }: FaultContext) {
+    await stack.unleash.stop();
+    await sleep(UNLEASH_DOWN_MS);
+    faultEnds();
+    const started = Date.now();
+    await stack.unleash.restart();
+    note(`Unleash answered again ${((Date.now() - started) / 1000).toFixed(1)} s after its start`);
+  },
+};
+
+/** The flags of the users context as Unleash has them: what a cutover that aborts must leave unchanged. */
+async function usersFlags(stack: ChaosStack): Promise<string> {
+  const api = new UnleashAdminApi({ url: stack.unleash.url, token: stack.unleash.adminToken });
+  const flags = await api.listFlags();
+  return JSON.stringify(
+    (['shadow', 'reads', 'writes'] as const).map((kind) => flags.find((f) => f.name === flagName('users', kind))),
+  );
+}
+
+export const cutoverAborted: Scenario = {
+  id: 'cutover-aborted',
+  title: `A write cutover whose drain cannot finish within ${ABORT_DRAIN_MS} ms`,
+  stage: 'reads',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, note, faultEnds }: FaultContext) {
+    const flagsBefore = await usersFlags(stack);
+    // Nothing applies the forward changes now, and one is pending: the drain cannot finish.
+    await stack.worker.stop();
+    const pending = await client(stack.routerUrls[0] as string)('POST', '/api/users/register', {
+      body: {
+        email: `chaos.pending.${process.pid}.${Date.now()}@example.test`,
+        password: 'pw-chaos-1',
+        name: 'Pending',
+      },
+    });
+    if (pending.status !== 201) throw new Error(`the pending write got ${pending.status}`);
+    const aborted = await stack.strangler(['advance', 'users', '--reason', 'chaos: a cutover that must abort'], {
+      CUTOVER_DRAIN_MS: String(ABORT_DRAIN_MS),
+      CUTOVER_MAX_LAG_SECONDS: '60',
+    });
+    faultEnds();
+    await stack.worker.start();
+    const reason = /users stays at reads[^\n]*/.exec(aborted.stderr)?.[0];
+    if (aborted.code !== 1 || !reason || !/The cutover was aborted; the writes stay with the monolith/.test(reason)) {
+      throw new Error(`the cutover did not abort cleanly (exit ${aborted.code}):\n${aborted.stderr}${aborted.stdout}`);
+    }
+    note(`\`pnpm strangler advance\` exited 1: ${reason.slice(0, 160)}`);
+    const stage = await stack.stageOf();
+    const flagsAfter = await usersFlags(stack);
+    const redis = createRedis({ url: stack.redis.url, role: 'client' });
+    const held = await redis.exists(`${stack.cliEnv.FENCE_KEY_PREFIX}:hold:users`).finally(() => redis.disconnect());
+    if (stage !== 'reads') throw new Error(`the aborted cutover left users at ${stage}`);
+    if (flagsAfter !== flagsBefore)
+      throw new Error(`the aborted cutover changed the flags: ${flagsBefore} → ${flagsAfter}`);
+    if (held !== 0) throw new Error('the aborted cutover left the write fence holding the writes of users');
+    note('after it: stage reads, flags unchanged, no hold left on the write fence');
+  },
+};
+
+export const routerRestarted: Scenario = {
+  id: 'router-restarted',
+  title: 'One of the two routers restarted (SIGTERM, then started) under write-heavy load',
+  stage: 'reads',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  load: { shoppers: 6, visitors: 1 },
+  async inject({ stack, faultEnds, note }: FaultContext) {
+    const router = stack.routers[0];
+    if (!router) throw new Error('no router');
+    const started = Date.now();
+    await router.stop();
+    note(`router-0 closed in ${Date.now() - started} ms`);
+    faultEnds();
+    await router.start();
+  },
+};
+
+/** Every scenario, in the order the suite runs them (each stage's after the previous stage's). */
+export const SCENARIOS: readonly Scenario[] = [
+  backfillKilled,
+  workerKilled,
+  redisKilled,
+  serviceKilled,
+  serviceConnectionsDropped,
+  serviceSlow,
+  unleashStopped,
+  cutoverAborted,
+  routerRestarted,
+];
