@@ -1,6 +1,10 @@
+import { type ContextFlags, type FlagSnapshot, MONOLITH_ONLY } from '@strangler/flags';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decide } from '../src/decide.ts';
 import { normalisePath } from '../src/path.ts';
+import { compileRoutes, ROUTES } from '../src/routes.ts';
+import { hostileRequest } from './path-grammar.ts';
 
 describe('normalisePath', () => {
   it.each([
@@ -93,6 +97,69 @@ describe('normalisePath', () => {
         });
         for (const c of result.path) expect(c.charCodeAt(0)).toBeGreaterThan(0x1f);
       }),
+    );
+  });
+});
+
+describe('normalisation and decision together', () => {
+  const table = compileRoutes();
+  const services = new Set(['users', 'products']);
+  const contextFlags: fc.Arbitrary<ContextFlags> = fc.record({
+    shadowPercent: fc.constantFrom(0, 50, 100),
+    readPercent: fc.constantFrom(0, 10, 100),
+    writeOwner: fc.constantFrom('monolith' as const, 'service' as const),
+  });
+  const flags: fc.Arbitrary<FlagSnapshot> = fc.record({
+    killSwitch: fc.boolean(),
+    contexts: fc
+      .record({ users: contextFlags, products: contextFlags })
+      .map((c) => ({ ...MONOLITH_ONLY.contexts, ...c })),
+  });
+
+  /**
+   * The rule a canonical path names, read off its text alone, independently of
+   * the compiled table: static segments match literally (route words are never
+   * percent-encoded), a parameter any non-empty segment, the most static wins.
+   */
+  function ruleOf(method: string, path: string): string | null {
+    const wanted = method === 'HEAD' ? 'GET' : method;
+    const params = (pattern: string) => pattern.split(':').length;
+    const [best] = ROUTES.filter(
+      (r) => r.method === wanted && new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`).test(path),
+    ).sort((a, b) => params(a.path) - params(b.path));
+    return best ? `${best.method} ${best.path}` : null;
+  }
+
+  it('refuses a path, or forwards the canonical path it decided on, which decides the same again (property)', () => {
+    fc.assert(
+      fc.property(
+        hostileRequest,
+        flags,
+        fc.string({ maxLength: 12 }),
+        fc.integer({ min: 0, max: 99 }),
+        ([method, raw], snapshot, stickyId, shadowSample) => {
+          const check = normalisePath(raw);
+          if (!check.ok) return;
+          const forwarded = `${check.path}${check.query}`;
+          // The forwarded path is canonical: normalising it again changes nothing.
+          const again = normalisePath(forwarded);
+          expect(again.ok && `${again.path}${again.query}`).toBe(forwarded);
+          if (!again.ok) return;
+          expect(again.segments).toEqual(check.segments);
+          // The decision was made on the forwarded path: the same rule, the same decision.
+          const match = table.match(method, check.segments);
+          expect(match?.key ?? null).toBe(ruleOf(method, check.path));
+          const input = { method, flags: snapshot, services, stickyId, shadowSample };
+          expect(decide({ ...input, match: table.match(method, again.segments) })).toEqual(decide({ ...input, match }));
+          // Nothing that could be read as another path survives: no dot or empty segment, no slash inside one.
+          for (const [i, segment] of check.segments.entries()) {
+            expect(['.', '..']).not.toContain(segment);
+            expect(segment.includes('/') || segment.includes('\\')).toBe(false);
+            if (i < check.segments.length - 1) expect(segment).not.toBe('');
+          }
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 });

@@ -400,7 +400,9 @@ export function oversizedHeaderRequest(host: string, path: string): string {
  * aimed at the users route `GET /api/users/:id` from elsewhere, or at
  * another route from under `/api/users`. `canonical` is the path the router
  * forwards when it accepts the trick (the one its decision is made on);
- * `null` means the router refuses it with 400 ROUTER_AMBIGUOUS_PATH.
+ * `null` means the router refuses it with 400: ROUTER_AMBIGUOUS_PATH, or
+ * INVALID_URL where the percent-encoding is not UTF-8 and the HTTP layer
+ * refuses it first.
  */
 export interface PathTrick {
   name: string;
