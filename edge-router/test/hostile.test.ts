@@ -255,6 +255,10 @@ describe('path tricks', () => {
     ['/api/products/search?q=%2F..%2Fusers', 'products', '/api/products/search?q=%2F..%2Fusers'],
     ['/api/users/1/orders', 'monolith', '/api/users/1/orders'],
     ['/api/users/1%2Forders', null, null],
+    // The internal inventory API is never forwarded to the products service, however it is asked for.
+    ['/internal/inventory/reservations/k1', 'monolith', '/internal/inventory/reservations/k1'],
+    ['/api/products/%2e%2e/%2e%2e/internal/inventory/reservations/k1', null, null],
+    ['/api/products/1/..%2F..%2F..%2Finternal/inventory/reservations/k1', null, null],
     ['/api/users/1/orders/..', null, null],
   ])('sends %s to %s as %s', async (path, side, forwarded) => {
     const { responses } = await sendRaw(base, get(path));

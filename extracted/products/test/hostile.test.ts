@@ -21,5 +21,6 @@ describeHostileHttp('the products service', {
   jsonRoute: '/api/products',
   alive: { path: '/api/products/search', status: 200 },
   bodyLimit: 1024 * 1024,
+  idRoutes: ['/api/products/:id'],
 });
 describeHostileProductText('the products service', url);

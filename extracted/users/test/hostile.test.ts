@@ -21,5 +21,6 @@ describeHostileHttp('the users service', {
   jsonRoute: '/api/users/register',
   alive: { path: '/health', status: 200 },
   bodyLimit: 1024 * 1024,
+  idRoutes: ['/api/users/:id'],
 });
 describeHostileUserText('the users service', url);

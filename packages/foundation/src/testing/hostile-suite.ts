@@ -31,6 +31,8 @@ export interface HostileTarget {
   alive: { path: string; status: number };
   /** The process's body limit in bytes. */
   bodyLimit: number;
+  /** Routes that end in an integer id, written with `:id` (e.g. `/api/users/:id`), for hostile ids. */
+  idRoutes: string[];
 }
 
 /** The codes of the shared HTTP layer a refused path may get from a service. */
@@ -148,6 +150,24 @@ export function describeHostileHttp(name: string, target: HostileTarget): void {
           const res = responses[0] as RawResponse;
           expect([400, 404]).toContain(res.status);
           expect(PATH_REFUSALS).toContain(errorOf(res)?.code);
+          await expectAlive();
+        },
+      );
+
+      it.each(HOSTILE_TEXT.map((t) => [t.name, t] as const))(
+        'refuses %s as an id in the path with a 400',
+        async (_name, { text }) => {
+          // A lone surrogate has no UTF-8 form: what reaches a server is its three encoded bytes.
+          const id = text.isWellFormed() ? encodeURIComponent(text) : '%ED%A0%80';
+          for (const route of target.idRoutes) {
+            const path = route.replace(':id', id);
+            const { responses } = await sendRaw(
+              target.url(),
+              rawRequest([`GET ${path} HTTP/1.1`, `Host: ${host()}`, 'Connection: close']),
+            );
+            expect(responses[0]?.status, path).toBe(400);
+            expect(['VALIDATION_FAILED', 'INVALID_URL']).toContain(errorOf(responses[0] as RawResponse)?.code);
+          }
           await expectAlive();
         },
       );

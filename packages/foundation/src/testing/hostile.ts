@@ -380,6 +380,21 @@ export const FRAMING_CASES: readonly FramingCase[] = [
     code: 'MALFORMED_REQUEST',
   },
   {
+    name: 'a lower-case method',
+    request: (t) =>
+      rawRequest(
+        [
+          `post ${t.path} HTTP/1.1`,
+          `Host: ${t.host}`,
+          'Content-Type: application/json',
+          `Content-Length: ${len(t.body)}`,
+        ],
+        t.body,
+      ),
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+  },
+  {
     name: 'a raw space in the path',
     request: (t) => rawRequest([`GET ${t.smuggledPath} x HTTP/1.1`, `Host: ${t.host}`]),
     status: 400,
