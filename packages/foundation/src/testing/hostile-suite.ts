@@ -275,6 +275,30 @@ export function describeHostileUserText(name: string, url: () => string): void {
       }
     });
 
+    it('refuses a profile update under a hostile or forged Authorization header with 401, and changes nothing', async () => {
+      const call = client(url());
+      const user = await signUp(call, { email: `hostile-${unique()}@example.com`, name: 'Kept Name' });
+      const forged = [
+        "Bearer ' OR 1=1 --",
+        'Bearer',
+        'Basic Zm9vOmJhcg==',
+        // alg "none", subject 1, ShopCo's issuer, no signature.
+        'Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiaXNzIjoic2hvcGNvIn0.',
+        `Bearer ${user.token.slice(0, -2)}xx`,
+        `Bearer ${'a'.repeat(10_000)}`,
+        `Bearer ${user.token}, Bearer ${user.token}`,
+      ];
+      for (const authorization of forged) {
+        const res = await call('PUT', `/api/users/${user.id}`, {
+          headers: { authorization },
+          body: { name: 'Changed' },
+        });
+        expect(res.status, authorization.slice(0, 40)).toBe(401);
+        expect(['AUTH_TOKEN_MISSING', 'AUTH_TOKEN_INVALID']).toContain(errorCode(res));
+      }
+      expect((await call<User>('GET', `/api/users/${user.id}`)).body.name).toBe('Kept Name');
+    });
+
     it.each(["' OR '1'='1", "admin'--", '%', '_', '*', 'a@b.c\u0301'])(
       'answers a login with the email %j as any failed login',
       async (email) => {
@@ -375,6 +399,27 @@ export function describeHostileProductText(name: string, url: () => string): voi
       const res = await client(url())<{ items: Product[] }>('GET', `/api/products/search?q=${q}`);
       if (res.status === 200) expect(Array.isArray(res.body.items)).toBe(true);
       else expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+    });
+
+    it.each([
+      '__proto__=x',
+      '__proto__[admin]=1',
+      'constructor=x',
+      'toString=1',
+      'q=a&q=b',
+      'limit=1&limit=2',
+      'limit=-0',
+      'limit=%EF%BC%91',
+      'limit=',
+      'limit=99999999999999999999',
+      'q',
+      '&&&',
+      `${'a=1&'.repeat(1000)}q=x`,
+    ])('answers the query string ?%s with a page or a 400, never a 500', async (query) => {
+      const res = await client(url())<{ items: Product[] }>('GET', `/api/products/search?${query}`);
+      if (res.status === 200) expect(Array.isArray(res.body.items)).toBe(true);
+      else expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+      expect(({} as Record<string, unknown>).admin).toBeUndefined();
     });
 
     // cDE6MA is "p1:0"; the next one "p1:1; DROP TABLE products".
