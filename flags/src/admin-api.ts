@@ -51,6 +51,24 @@ export interface FlagChange {
   event: string;
 }
 
+/**
+ * One change of a flag, from Unleash's event log: who (the user the admin
+ * token belongs to: a personal access token names its person, the shared
+ * admin API token is recorded as "admin"), when, and what, old → new.
+ */
+export interface FlagEvent {
+  id: number;
+  at: string;
+  by: string;
+  flag: string;
+  /** Unleash's event type, e.g. `feature-strategy-update`. */
+  event: string;
+  /** Empty for events of the whole flag (created, archived). */
+  environment: string;
+  /** What changed, old → new where Unleash kept both, e.g. "rollout 10 % → 25 %". */
+  change: string;
+}
+
 export interface FlagStatus {
   name: string;
   shortName: string;
@@ -133,6 +151,24 @@ export class UnleashAdminApi {
   /** One flag by full or short name; UnknownFlagError when it is not ours. */
   async getFlag(name: string): Promise<FlagStatus> {
     return this.#status(this.#definition(name));
+  }
+
+  /**
+   * The changes of one flag, or of all of ours, newest first, from Unleash's
+   * event search (`GET /api/admin/search/events`, unleash-server 6+).
+   */
+  async history(options: { flag?: string; limit?: number } = {}): Promise<FlagEvent[]> {
+    const names = options.flag ? [this.#definition(options.flag).name] : FLAG_DEFINITIONS.map((d) => d.name);
+    const query = new URLSearchParams({
+      feature: names.length === 1 ? `IS:${names[0]}` : `IS_ANY_OF:${names.join(',')}`,
+      limit: String(options.limit ?? 20),
+    });
+    const { data } = await this.#call('GET', `/api/admin/search/events?${query}`);
+    const events = (data as { events?: ApiEvent[] } | null)?.events;
+    if (!Array.isArray(events)) {
+      throw new UnleashApiError('GET', '/api/admin/search/events', 200, 'no event list; is Unleash older than 6.0?');
+    }
+    return events.map(flagEventOf);
   }
 
   async setRollout(name: string, percent: number): Promise<RolloutChange> {
@@ -318,6 +354,66 @@ export class UnleashAdminApi {
     if (!res.ok) throw new UnleashApiError(method, path, res.status, errorDetail(data));
     return { status: res.status, data };
   }
+}
+
+interface ApiEvent {
+  id?: number;
+  type?: string;
+  createdBy?: string;
+  createdAt?: string;
+  featureName?: string | null;
+  environment?: string | null;
+  label?: string | null;
+  data?: { parameters?: Record<string, unknown>; name?: string } | null;
+  preData?: { parameters?: Record<string, unknown>; name?: string } | null;
+}
+
+/** The rollout % a strategy event's data or preData holds, when it is a flexibleRollout. */
+function rolloutOf(strategy: ApiEvent['data']): string | null {
+  const rollout = strategy?.parameters?.rollout;
+  return typeof rollout === 'string' || typeof rollout === 'number' ? `${rollout} %` : null;
+}
+
+/** An Unleash event as a flag change: what it did, old → new where Unleash kept both. Pure. */
+export function flagEventOf(event: ApiEvent): FlagEvent {
+  const type = event.type ?? 'unknown';
+  const before = rolloutOf(event.preData);
+  const after = rolloutOf(event.data);
+  let change: string;
+  switch (type) {
+    case 'feature-created':
+      change = 'created';
+      break;
+    case 'feature-environment-enabled':
+      change = 'disabled → enabled';
+      break;
+    case 'feature-environment-disabled':
+      change = 'enabled → disabled';
+      break;
+    case 'feature-strategy-add':
+      change = `${event.data?.name ?? 'a'} strategy added${after ? ` at ${after}` : ''}`;
+      break;
+    case 'feature-strategy-remove':
+      change = `${event.preData?.name ?? 'a'} strategy removed${before ? ` (was ${before})` : ''}`;
+      break;
+    case 'feature-strategy-update':
+      change =
+        before && after && before !== after
+          ? `rollout ${before} → ${after}`
+          : `${event.data?.name ?? 'strategy'} updated${after ? ` (rollout ${after})` : ''}`;
+      break;
+    default:
+      change = event.label ?? type;
+  }
+  return {
+    id: event.id ?? 0,
+    at: event.createdAt ?? '',
+    by: event.createdBy ?? 'unknown',
+    flag: event.featureName ?? '',
+    event: type,
+    environment: event.environment ?? '',
+    change,
+  };
 }
 
 export function checkRollout(definition: FlagDefinition, percent: number): void {

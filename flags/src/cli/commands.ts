@@ -26,6 +26,15 @@ function enabledText(flag: FlagStatus): string {
   return flag.enabled ? 'yes' : 'no';
 }
 
+/**
+ * After a change: who Unleash recorded it as, so a person sees at once
+ * whether the log names them or only the shared admin token.
+ */
+function recordedAs(flag: FlagStatus): string {
+  const by = flag.lastChange?.by ?? 'unknown';
+  return `Recorded in Unleash's event log as ${by} (\`pnpm flags history ${flag.shortName}\`).`;
+}
+
 /** "2026-11-25 00:24Z": short enough for a table column. */
 function shortTime(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')}Z`;
@@ -88,6 +97,7 @@ export async function setCommand({ api, print }: CommandContext, name: string, p
   if (!flag.enabled && flag.rolloutPercent > 0) {
     print(`Note: the flag is disabled, so this % applies once you run \`pnpm flags enable ${flag.shortName}\`.`);
   }
+  print(recordedAs(flag));
 }
 
 export async function enableCommand({ api, print }: CommandContext, name: string, on: boolean): Promise<void> {
@@ -97,14 +107,40 @@ export async function enableCommand({ api, print }: CommandContext, name: string
   if (on && flag.rolloutPercent === 0) {
     print(`Note: its rollout is 0 %, so nothing moves yet: \`pnpm flags set ${flag.shortName} <percent>\`.`);
   }
+  print(recordedAs(flag));
 }
 
 export async function killCommand({ api, print }: CommandContext, on: boolean): Promise<void> {
-  await api.killSwitch(on);
+  const flag = await api.killSwitch(on);
   print(
     on
       ? 'Kill switch ON: every route goes to the monolith. The other flags keep their values; `pnpm flags unkill` restores them.'
       : 'Kill switch off: routes follow the other flags again (`pnpm flags list` shows them).',
+  );
+  print(recordedAs(flag));
+}
+
+export async function historyCommand(
+  { api, print, json }: CommandContext,
+  name: string | undefined,
+  limit: number,
+): Promise<void> {
+  const events = await api.history({ ...(name === undefined ? {} : { flag: name }), limit });
+  if (json) return print(JSON.stringify(events, null, 2));
+  if (events.length === 0) {
+    print(name === undefined ? 'No flag has changed yet.' : `${name} has not changed yet.`);
+    return;
+  }
+  const rows = events.map((e) => [
+    shortTime(e.at),
+    e.by,
+    e.flag,
+    e.environment && e.environment !== 'development' ? `${e.change} (in ${e.environment})` : e.change,
+  ]);
+  for (const line of formatTable(['WHEN', 'WHO', 'FLAG', 'CHANGE'], rows)) print(line);
+  print('');
+  print(
+    `Newest first, from Unleash's event log at ${api.url}. A move by \`pnpm strangler\` also says who asked and why: \`pnpm strangler history <context>\`.`,
   );
 }
 

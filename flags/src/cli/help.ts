@@ -2,7 +2,13 @@
 
 const ENVIRONMENT = `Environment:
   UNLEASH_URL            Unleash to talk to (default http://127.0.0.1:4242, the one \`pnpm unleash\` starts)
-  UNLEASH_ADMIN_TOKEN    an admin API token of that Unleash (default *:*.strangler-admin-dev)`;
+  UNLEASH_ADMIN_TOKEN    an admin API token of that Unleash, or your personal access
+                         token (default *:*.strangler-admin-dev; none in production)
+
+Who changed what: Unleash records every change with the user of the token
+(\`pnpm flags history\`). A personal access token (Unleash UI: profile →
+Personal API tokens) records your name; the shared admin API token is
+recorded as "admin".`;
 
 export const GLOBAL_HELP = `Usage: pnpm flags <command> [options]
 
@@ -22,6 +28,7 @@ Commands:
   kill                   kill switch on: every route to the monolith at once
   unkill                 kill switch off (same as kill --off)
   init                   create the flags that are missing in Unleash
+  history [flag]         who changed the flags, when, and what (old → new)
 
 Options:
   -h, --help             show help (also after a command: pnpm flags set --help)
@@ -33,6 +40,7 @@ Examples:
   pnpm flags set users.reads 10 && pnpm flags enable users.reads
   pnpm flags list
   pnpm flags kill
+  pnpm flags history users.reads
 `;
 
 const SET_HELP = `Usage: pnpm flags set <flag> <percent>      (alias: pnpm flags rollout)
@@ -105,6 +113,26 @@ Turns the kill switch off: routes follow the other flags again.
 
 Options:
   -h, --help   show this help
+`,
+  history: `Usage: pnpm flags history [flag] [--limit N] [--json]
+
+Prints the changes of one flag, or of every migration flag, newest first,
+from Unleash's event log: when, who, which flag, and what changed (enabled
+or disabled, rollout old % → new %). Every change is there, whether made by
+\`pnpm flags\`, by a \`pnpm strangler\` move, by the dashboard or by hand in
+the Unleash UI. WHO is the user of the token that made the change: a
+personal access token names its person; the shared admin API token is
+"admin". A \`pnpm strangler\` move also records who asked and why in
+\`pnpm strangler history <context>\`.
+
+Options:
+  --limit N    how many changes, 1 to 1000 (default 20)
+  --json       print the changes as JSON
+  -h, --help   show this help
+
+Examples:
+  pnpm flags history
+  pnpm flags history users.reads --limit 50
 `,
   init: `Usage: pnpm flags init
 

@@ -7,6 +7,7 @@ import {
   type CommandContext,
   checkFlagName,
   enableCommand,
+  historyCommand,
   initCommand,
   killCommand,
   listCommand,
@@ -29,9 +30,10 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 interface Command {
+  /** A name ending in "?" is optional (last only). */
   positionals: readonly string[];
-  options?: { json?: true; off?: true };
-  run(context: CommandContext, args: string[], values: { off?: boolean }): Promise<void>;
+  options?: { json?: true; off?: true; limit?: true };
+  run(context: CommandContext, args: string[], values: { off?: boolean; limit?: string }): Promise<void>;
 }
 
 const SET: Command = {
@@ -49,7 +51,20 @@ const COMMANDS: Record<string, Command> = {
   kill: { positionals: [], options: { off: true }, run: (c, _args, { off }) => killCommand(c, !off) },
   unkill: { positionals: [], run: (c) => killCommand(c, false) },
   init: { positionals: [], run: (c) => initCommand(c) },
+  history: {
+    positionals: ['flag?'],
+    options: { json: true, limit: true },
+    run: (c, [flag], { limit }) => historyCommand(c, flag, parseLimit(limit)),
+  },
 };
+
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return 20;
+  const value = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 1 && value <= 1000))
+    throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${text}"`);
+  return value;
+}
 
 function parsePercent(text: string | undefined): number {
   const match = /^(\d{1,3})\s*%?$/.exec(text ?? '');
@@ -81,21 +96,26 @@ export async function runFlagsCli(argv: readonly string[], env: Env, io: CliIo):
         help: { type: 'boolean', short: 'h' },
         ...(command.options?.json ? { json: { type: 'boolean' } } : {}),
         ...(command.options?.off ? { off: { type: 'boolean' } } : {}),
+        ...(command.options?.limit ? { limit: { type: 'string' } } : {}),
       },
     });
     if (values.help) {
       io.out((COMMAND_HELP[name] ?? GLOBAL_HELP).trimEnd());
       return EXIT_OK;
     }
-    if (positionals.length !== command.positionals.length) {
-      const wanted = command.positionals.map((p) => `<${p}>`).join(' ') || 'no arguments';
+    const required = command.positionals.filter((p) => !p.endsWith('?')).length;
+    if (positionals.length < required || positionals.length > command.positionals.length) {
+      const wanted =
+        command.positionals.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ') ||
+        'no arguments';
       throw new UsageError(`${name} takes ${wanted}, got ${positionals.length ? positionals.join(' ') : 'none'}`);
     }
-    if (command.positionals[0] === 'flag') checkFlagName(positionals[0] as string);
+    if (command.positionals[0]?.startsWith('flag') && positionals[0] !== undefined) checkFlagName(positionals[0]);
     const config = loadFlagsConfig(env);
     const api = new UnleashAdminApi({ url: config.UNLEASH_URL, token: config.UNLEASH_ADMIN_TOKEN });
     await command.run({ api, print: io.out, json: values.json === true }, positionals, {
       off: values.off === true,
+      ...(typeof values.limit === 'string' ? { limit: values.limit } : {}),
     });
     return EXIT_OK;
   } catch (err) {
