@@ -7,7 +7,7 @@ import { createLogger, hashPassword } from '@strangler/foundation';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.ts';
-import { testConfig } from '../src/config.ts';
+import { loadConfig, testConfig } from '../src/config.ts';
 import { dashboardSession } from '../src/dashboard/routes.ts';
 
 /**
@@ -293,5 +293,25 @@ describe('with ADMIN_TOKEN', () => {
     for (const secret of ['the-users-password', hash, hash.split('$')[4], userToken, TOKEN, dashboardSession(TOKEN)]) {
       expect(text).not.toContain(secret);
     }
+  });
+});
+
+describe('the router in production', () => {
+  it('refuses to start without secrets of its own, naming each, and accepts its own', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /JWT_SECRET must be set in production[\s\S]*UNLEASH_CLIENT_TOKEN must be set in production/,
+    );
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'shopco-dev-secret-change-me',
+        UNLEASH_CLIENT_TOKEN: 'default:development.strangler-client-dev',
+      }),
+    ).toThrow(/JWT_SECRET is the development default[\s\S]*UNLEASH_CLIENT_TOKEN is the development default/);
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'ours', UNLEASH_CLIENT_TOKEN: 'ours', ADMIN_TOKEN: 'short' }),
+    ).toThrow(/ADMIN_TOKEN must be at least 16 characters/);
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'ours', UNLEASH_CLIENT_TOKEN: 'ours-too' });
+    expect(config.ADMIN_TOKEN).toBeUndefined();
   });
 });

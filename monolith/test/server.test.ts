@@ -71,4 +71,20 @@ describe('server.ts', () => {
     expect(code).toBe(2);
     expect(server.output()).toContain('JWT_SECRET must be set');
   });
+
+  it('refuses to follow the products service in production without an Unleash client token of its own', async () => {
+    const server = startServer({
+      DATABASE_URL: db.url,
+      NODE_ENV: 'production',
+      JWT_SECRET: 'a-production-secret-of-our-own',
+      PRODUCTS_SERVICE_URL: 'http://127.0.0.1:9',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      INVENTORY_API_TOKEN: 'a-production-inventory-token',
+      UNLEASH_CLIENT_TOKEN: '',
+    });
+    const [code] = await once(server.child, 'exit');
+    expect(code).toBe(2);
+    expect(server.output()).toContain('UNLEASH_CLIENT_TOKEN must be set');
+    expect(server.output()).not.toMatch(/\n\s+at /);
+  });
 });

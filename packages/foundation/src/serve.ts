@@ -37,7 +37,17 @@ export async function serve<C extends ServedConfig>(options: ServeOptions<C>, en
     throw err;
   }
   const logger = createLogger({ name: options.name, level: config.LOG_LEVEL });
-  const app = await options.build(config, logger);
+  let app: FastifyInstance;
+  try {
+    app = await options.build(config, logger);
+  } catch (err) {
+    // A client built here may check its own settings (a secret production must set): the same clear refusal.
+    if (err instanceof ConfigError) {
+      console.error(`${options.name}: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
   closeOnSignals(
     async () => {
       await app.close();
