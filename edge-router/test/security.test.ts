@@ -237,6 +237,13 @@ describe('with ADMIN_TOKEN', () => {
     ).toBe(401);
   });
 
+  it('takes the session cookie alongside another scheme of Authorization (a basic-auth proxy in front)', async () => {
+    const cookie = `strangler_admin=${dashboardSession(TOKEN)}`;
+    const basic = `Basic ${Buffer.from('proxy-user:proxy-password').toString('base64')}`;
+    const res = await call({ method: 'GET', path: '/_strangler/api/dashboard' }, { authorization: basic, cookie });
+    expect(res.status).toBe(200);
+  });
+
   it('refuses a change without the x-strangler-dashboard header with 403 ROUTER_DASHBOARD_HEADER', async () => {
     const res = await fetch(`${base}/_strangler/api/kill-switch`, {
       method: 'POST',

@@ -108,13 +108,14 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   let cached: { at: number; value: Promise<unknown> } | null = null;
 
   const session = dashboardSession(deps.token);
-  /** A bearer header, when there is one, decides alone; else the session cookie. */
+  /**
+   * A bearer header, when there is one, decides alone; else the session
+   * cookie (a browser behind a basic-auth proxy sends other Authorization
+   * headers with every request).
+   */
   const requireSignedIn = async (request: FastifyRequest): Promise<void> => {
-    const authorization = request.headers.authorization;
-    const ok =
-      authorization !== undefined
-        ? secretMatches(presentedBearer(authorization), deps.token)
-        : secretMatches(cookieValue(request), session);
+    const bearer = presentedBearer(request.headers.authorization);
+    const ok = bearer !== null ? secretMatches(bearer, deps.token) : secretMatches(cookieValue(request), session);
     if (!ok) throw new AdminUnauthorized();
   };
 
