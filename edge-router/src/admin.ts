@@ -74,10 +74,15 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
 
     // Any other path of the admin API: refused without the token like the
     // others (its existence is not revealed), a 404 with it; never forwarded.
-    admin.all('/_strangler/api/*', async (request) => {
-      throw new RouteNotFound(request.method, request.url.split('?')[0] ?? request.url);
-    });
+    admin.all('/_strangler/api/*', notFound);
   });
+  // The rest of the router's namespace (the dashboard's page and assets are
+  // routes of their own): a 404 here, never forwarded to ShopCo.
+  app.all('/_strangler/*', notFound);
+}
+
+async function notFound(request: FastifyRequest): Promise<never> {
+  throw new RouteNotFound(request.method, request.url.split('?')[0] ?? request.url);
 }
 
 /**
@@ -86,9 +91,6 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
  * never see the router's own namespace.
  */
 export function registerAdminAbsent(app: FastifyInstance): void {
-  const absent = async (request: FastifyRequest): Promise<never> => {
-    throw new RouteNotFound(request.method, request.url.split('?')[0] ?? request.url);
-  };
-  app.all('/_strangler', absent);
-  app.all('/_strangler/*', absent);
+  app.all('/_strangler', notFound);
+  app.all('/_strangler/*', notFound);
 }

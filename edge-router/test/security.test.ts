@@ -217,6 +217,10 @@ describe('with ADMIN_TOKEN', () => {
     const unknown = await call({ method: 'GET', path: '/_strangler/api/no-such-route' }, bearer);
     expect(unknown.status).toBe(404);
     expect((await body(unknown)).error?.code).toBe('NOT_FOUND');
+    const outsideApi = await call({ method: 'GET', path: '/_strangler/no-such-page' }, {});
+    expect(outsideApi.status).toBe(404);
+    expect((await body(outsideApi)).error?.code).toBe('NOT_FOUND');
+    expect(monolith.seen.filter((s) => s.url.startsWith('/_strangler'))).toEqual([]);
 
     const signIn = await fetch(`${base}/_strangler/session`, {
       method: 'POST',
