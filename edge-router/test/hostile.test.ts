@@ -223,6 +223,15 @@ describe('request smuggling and malformed framing', () => {
     expect(got.headers['x-smuggle']).toBeUndefined();
   });
 
+  it('answers a request pipelined before a malformed one with its own answer, and serves nothing after it', async () => {
+    const [malformed] = FRAMING_CASES;
+    const second = malformed?.request({ host, path: '/api/users/register', body: '{}', smuggledPath: '/api/users/9' });
+    const exchange = await sendRaw(base, `${rawRequest(['GET /api/users/3 HTTP/1.1', `Host: ${host}`])}${second}`);
+    expect(exchange.responses.map((r) => JSON.parse(r.body))).toEqual([{ from: 'users' }]);
+    expect(exchange.rest).toBe('');
+    expect(received.map((r) => `${r.side} ${r.method} ${r.url}`)).toEqual(['users GET /api/users/3']);
+  });
+
   it('answers two pipelined requests as two, each routed by its own rule', async () => {
     const exchange = await sendRaw(
       base,

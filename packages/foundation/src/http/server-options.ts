@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, maxHeaderSize, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Ajv, type Options as AjvOptions, type ErrorObject } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types/index.js';
@@ -154,7 +154,9 @@ function parserReason(err: ParserError): string {
  * repeated framing headers (request smuggling), folded or malformed header
  * lines, bad chunking, headers over the size limit. Answered in the error
  * contract's shape with a request id, then the connection is closed, since
- * where the next request would start on it is unknown.
+ * where the next request would start on it is unknown. Behind an earlier
+ * request still being answered on the same connection, nothing is written:
+ * the earlier answer goes out, then the connection closes.
  */
 function clientError(this: FastifyInstance, err: ParserError, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -167,9 +169,17 @@ function clientError(this: FastifyInstance, err: ParserError, socket: Socket): v
   const status = error.statusCode ?? 400;
   const requestId = randomUUID();
   this.log.info({ reqId: requestId, code: error.code, parser: err.code }, 'request refused');
-  // A response already under way on this connection cannot be interrupted by another.
-  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !current?.headersSent) {
+  // An earlier request pipelined on this connection, received in full, is
+  // still being answered: an answer written now would be read as its answer.
+  // Let it finish, then close. (A request whose own body broke the parser is
+  // not complete: it gets the error below.)
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight?.req.complete) {
+    inFlight.shouldKeepAlive = false;
+    inFlight.once('finish', () => socket.end());
+    return;
+  }
+  if (socket.writable && !inFlight?.headersSent) {
     const body = JSON.stringify({ error: { code: error.code, message: error.message } });
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +

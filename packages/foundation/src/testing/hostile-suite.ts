@@ -86,6 +86,17 @@ export function describeHostileHttp(name: string, target: HostileTarget): void {
         },
       );
 
+      // Regression: the 400 was written at once, and read by the client as the answer to the earlier request.
+      it('lets a request pipelined before a malformed one keep its own answer, then closes', async () => {
+        const first = rawRequest([`GET ${target.alive.path} HTTP/1.1`, `Host: ${host()}`]);
+        const [malformed] = FRAMING_CASES;
+        const second = malformed?.request({ host: host(), path: target.jsonRoute, body: '{}', smuggledPath: '/' });
+        const exchange = await sendRaw(target.url(), `${first}${second}`);
+        expect(exchange.responses.map((r) => r.status)).toEqual([target.alive.status]);
+        expect(exchange.rest).toBe('');
+        await expectAlive();
+      });
+
       it('refuses headers over the size limit with 431 HEADERS_TOO_LARGE', async () => {
         const { responses } = await sendRaw(target.url(), oversizedHeaderRequest(host(), target.alive.path));
         expect(responses).toHaveLength(1);
