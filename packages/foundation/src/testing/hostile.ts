@@ -503,6 +503,21 @@ export const BODY_CASES: readonly BodyCase[] = [
     code: 'UNSUPPORTED_MEDIA_TYPE',
   },
   { name: 'no content type', contentType: null, body: '{"a":1}', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  {
+    name: 'JSON declared and sent as UTF-16',
+    contentType: 'application/json; charset=utf-16',
+    body: Buffer.from('{"a":1}', 'utf16le'),
+    status: 400,
+    code: 'INVALID_JSON',
+  },
+  // Parsed like application/json (media types ignore case): the schema then refuses the empty object.
+  {
+    name: 'an upper-case JSON type',
+    contentType: 'APPLICATION/JSON',
+    body: '{}',
+    status: 400,
+    code: 'VALIDATION_FAILED',
+  },
   { name: 'truncated JSON', contentType: 'application/json', body: '{"a":', status: 400, code: 'INVALID_JSON' },
   { name: 'a trailing comma', contentType: 'application/json', body: '{"a":1,}', status: 400, code: 'INVALID_JSON' },
   { name: 'single quotes', contentType: 'application/json', body: "{'a':1}", status: 400, code: 'INVALID_JSON' },
