@@ -181,7 +181,9 @@ describe('the dashboard at /_strangler/', () => {
       }
       expect(await page.textContent('[data-testid=stage-products]')).toBe('legacy');
       expect(await page.textContent('[data-testid=next-users]')).toContain('gate not met');
-      expect(await page.textContent('[data-testid=guard-users]')).toBe('not guarded: sync is not guarded (only canary and reads are)');
+      expect(await page.textContent('[data-testid=guard-users]')).toBe(
+        'not guarded: sync is not guarded (only canary and reads are)',
+      );
       // This router's own counts, live: the five reads above went to ShopCo and got 2xx.
       const row = page.locator('#wide tr', { hasText: 'monolith 2xx' });
       expect(await row.locator('td').nth(2).textContent()).toBe('5');
