@@ -9,6 +9,7 @@ import {
   expectError,
   FRAMING_CASES,
   HOSTILE_TEXT,
+  manyHeadersRequest,
   oversizedBody,
   oversizedHeaderRequest,
   PATH_TRICKS,
@@ -191,6 +192,16 @@ describe('request smuggling and malformed framing', () => {
       await expectAlive();
     },
   );
+
+  it('forwards a request with 500 tiny headers once, and refuses 3,000 with 431 sending them nowhere', async () => {
+    const few = await sendRaw(base, manyHeadersRequest(host, '/api/users/2', 500));
+    expect(few.responses.map((r) => JSON.parse(r.body))).toEqual([{ from: 'users' }]);
+    expect(received.map((r) => `${r.side} ${r.url}`)).toEqual(['users /api/users/2']);
+    received.length = 0;
+    const many = await sendRaw(base, manyHeadersRequest(host, '/api/users/2', 3000));
+    expectError(many.responses[0], 431, 'HEADERS_TOO_LARGE');
+    expect(received).toEqual([]);
+  });
 
   it('refuses headers over the size limit with 431, and nothing reaches any upstream', async () => {
     const { responses } = await sendRaw(base, oversizedHeaderRequest(host, '/api/users/1'));

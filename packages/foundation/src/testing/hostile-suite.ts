@@ -5,6 +5,7 @@ import {
   errorOf,
   FRAMING_CASES,
   HOSTILE_TEXT,
+  manyHeadersRequest,
   oversizedBody,
   oversizedHeaderRequest,
   PATH_TRICKS,
@@ -94,6 +95,15 @@ export function describeHostileHttp(name: string, target: HostileTarget): void {
         const exchange = await sendRaw(target.url(), `${first}${second}`);
         expect(exchange.responses.map((r) => r.status)).toEqual([target.alive.status]);
         expect(exchange.rest).toBe('');
+        await expectAlive();
+      });
+
+      it('serves a request with 500 tiny headers, and refuses 3,000 with 431 HEADERS_TOO_LARGE', async () => {
+        const few = await sendRaw(target.url(), manyHeadersRequest(host(), target.alive.path, 500));
+        expect(few.responses.map((r) => r.status)).toEqual([target.alive.status]);
+        const many = await sendRaw(target.url(), manyHeadersRequest(host(), target.alive.path, 3000));
+        expect(many.responses).toHaveLength(1);
+        expectError(many.responses[0], 431, 'HEADERS_TOO_LARGE');
         await expectAlive();
       });
 

@@ -16,6 +16,7 @@ export {
   type FramingTarget,
   HOSTILE_TEXT,
   type HostileText,
+  manyHeadersRequest,
   oversizedBody,
   oversizedHeaderRequest,
   PATH_TRICKS,
