@@ -34,7 +34,7 @@ export interface ForwardContext {
   protocol: string;
 }
 
-/** The request headers to send upstream: hop-by-hop stripped, x-forwarded-* and x-request-id set. */
+/** The request headers to send upstream: hop-by-hop and x-strangler-* stripped, x-forwarded-* and x-request-id set. */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   ctx: ForwardContext,
@@ -43,6 +43,8 @@ export function upstreamRequestHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || REWRITTEN.has(name) || drop.has(name)) continue;
+    // The router's own headers (the shadow mark) are the router's to set: a client's never pass.
+    if (name.startsWith('x-strangler-')) continue;
     out[name] = value;
   }
   const prior = incoming['x-forwarded-for'];

@@ -128,7 +128,7 @@ describe('compareAnswers', () => {
 });
 
 describe('headers', () => {
-  it('strips hop-by-hop headers and those named in Connection, and sets x-forwarded-*', () => {
+  it('strips hop-by-hop headers, those named in Connection and the router\'s own, and sets x-forwarded-*', () => {
     const out = upstreamRequestHeaders(
       {
         host: 'shop.example',
@@ -140,6 +140,7 @@ describe('headers', () => {
         upgrade: 'websocket',
         'x-forwarded-for': '203.0.113.9',
         'x-request-id': 'client-chosen',
+        'x-strangler-shadow': '1',
         authorization: 'Bearer t',
         'content-type': 'application/json',
       },
