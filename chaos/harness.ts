@@ -9,6 +9,7 @@ import { reconcile } from '../migrations/src/sync/reconcile.ts';
 import { type Failure, LoadGenerator, type LoadReport } from '../migrations/test/journey/load.ts';
 import { type Stack, startStack } from '../migrations/test/journey/stack.ts';
 import {
+  type Account,
   seedUsers,
   startUsersLoad,
   type UsersAudit,
@@ -25,12 +26,17 @@ import { ChaosRedis, ChaosUnleash, DelayProxy, requireBinary } from './infra.ts'
  * runs its own load, injects one fault, and measures.
  */
 
-/** The router gives up on the service after this long (and answers a read from the monolith). */
-export const SERVICE_TIMEOUT_MS = 1_000;
+/** The router gives up on the service after this long (and answers a read from the monolith); the router's default. */
+export const SERVICE_TIMEOUT_MS = 2_000;
 /** Users in the monolith before the extraction: enough for a backfill that lasts long enough to be killed midway. */
 export const SEEDED_USERS = 40_000;
 /** The canary's share of users, so that the service answers many reads. */
 export const CANARY_PERCENT = 50;
+/** The load runs on after `afterMs` until no request has failed for this long (at most RECOVERY_BOUND_MS more). */
+const QUIET_MS = 1_500;
+const RECOVERY_BOUND_MS = 20_000;
+/** How many of the earlier scenarios' accounts the visitors use. */
+const ACCOUNTS_KEPT = 300;
 /** The sync counts as caught up once the oldest unapplied change is younger than this. */
 const CAUGHT_UP_SECONDS = 1;
 
@@ -41,6 +47,8 @@ export interface ChaosStack extends Stack {
   readonly postgresUrl: string;
   /** Where the suite has moved the context so far. */
   stage: Stage;
+  /** Accounts the earlier scenarios registered (synced by now): the visitors of later ones read them and log in. */
+  accounts: Account[];
   destroy(): Promise<void>;
 }
 
@@ -73,6 +81,7 @@ export async function startChaosStack(): Promise<ChaosStack> {
       proxy: proxy as DelayProxy,
       postgresUrl,
       stage: 'legacy',
+      accounts: [],
       destroy: async () => {
         await stack.stop();
         await proxy?.close();
@@ -111,7 +120,7 @@ export interface Scenario {
   afterMs: number;
   /** Injects the fault and undoes it. */
   inject(ctx: FaultContext): Promise<void>;
-  /** The load's mix; default 3 shoppers and 2 visitors. */
+  /** The load's mix; default 3 shoppers and 4 visitors. */
   load?: UsersLoadOptions;
   /** The fault is itself the move to `stage` (the backfill killed midway): the runner does not move first. */
   runsOwnMove?: boolean;
@@ -151,6 +160,8 @@ export interface ScenarioResult {
   syncCaughtUpMs: number;
   /** Reads answered by the service, before, during and after the fault. */
   serviceReads: { before: number; during: number; after: number };
+  /** From the fault's end to the first read the service answered again; null when it answered none after. */
+  serviceBackMs: number | null;
   notes: string[];
   wallMs: number;
 }
@@ -160,17 +171,34 @@ export async function moveTo(stack: ChaosStack, target: Stage, note: (line: stri
   while (STAGES.indexOf(stack.stage) < STAGES.indexOf(target)) {
     const from = stack.stage;
     const to = nextStage(from) as Stage;
+    const started = Date.now();
     await stack.advance(to, { reason: `chaos: to ${to}` });
     if (to === 'canary') {
       const canary = await stack.strangler(['canary', 'users', String(CANARY_PERCENT), '--reason', 'chaos']);
       if (canary.code !== 0) throw new Error(`canary ${CANARY_PERCENT} failed:\n${canary.stderr}`);
     }
     stack.stage = to;
-    note(`moved ${from} → ${to}${to === 'canary' ? ` (${CANARY_PERCENT} %)` : ''} under this load`);
+    const took = ((Date.now() - started) / 1000).toFixed(1);
+    note(`moved ${from} → ${to}${to === 'canary' ? ` (${CANARY_PERCENT} %)` : ''} under this load in ${took} s`);
   }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** A failure that says something is down: no answer, or a 5xx. */
+const isServerFailure = (f: Failure) => f.status === 0 || f.status >= 500;
+
+/** Waits until no request has failed for `quietMs`; null when that did not happen within `boundMs`. */
+async function untilQuiet(report: LoadReport, quietMs: number, boundMs: number): Promise<number | null> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const last = report.failures.findLast(isServerFailure)?.at ?? 0;
+    if (Date.now() - last >= quietMs) return last;
+    if (Date.now() > deadline) return null;
+    await sleep(100);
+  }
+}
 
 /**
  * Runs one scenario: its own load through both routers, the fault, the load
@@ -182,7 +210,12 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
   const started = Date.now();
   const notes: string[] = [];
   const load = new LoadGenerator({ routers: stack.routerUrls, pauseMs: 15 });
-  const workload = await startUsersLoad(stack.monolith, load, scenario.load);
+  const workload = await startUsersLoad(stack.monolith, load, {
+    accounts: stack.accounts.slice(-ACCOUNTS_KEPT),
+    // Visitors are the ones whose reads a canary sends to the service: the shoppers' reads follow their writes.
+    visitors: 4,
+    ...scenario.load,
+  });
   const lagSamples: Array<{ at: number; oldest: number }> = [];
   let sampling = true;
   const sampler = (async () => {
@@ -212,6 +245,9 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     });
     faultEnd ||= Date.now();
     await sleep(scenario.afterMs);
+    // The next scenario starts on a stack that has recovered from this one (a circuit breaker closed again...).
+    const quietSince = await untilQuiet(load.report, QUIET_MS, RECOVERY_BOUND_MS);
+    if (quietSince === null) notes.push(`still failing ${s(RECOVERY_BOUND_MS)} after the load's end was due`);
   } finally {
     report = await load.stop();
   }
@@ -220,16 +256,19 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
   await sampler;
 
   const audit = await workload.audit({ monolith: stack.monolith, service: stack.service });
+  stack.accounts.push(...workload.accounts());
   const [forward, reverse] = await Promise.all([reconcile(stack.channels.forward), reconcile(stack.channels.reverse)]);
 
   const byKind = { read: { total: 0, failed: 0 }, login: { total: 0, failed: 0 }, write: { total: 0, failed: 0 } };
   const serviceReads = { before: 0, during: 0, after: 0 };
   let lastFailure = 0;
+  let serviceBack: number | null = null;
   for (const o of report.outcomes) {
     const kind = kindOf(o.method, o.route);
     byKind[kind].total++;
     if (kind === 'read' && o.target === 'service') {
       serviceReads[o.at < faultStart ? 'before' : o.at < faultEnd ? 'during' : 'after']++;
+      if (o.at >= faultEnd && (serviceBack === null || o.at < serviceBack)) serviceBack = o.at;
     }
   }
   const failures: ScenarioResult['failures'] = { read: {}, login: {}, write: {} };
@@ -238,7 +277,7 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     byKind[kind].failed++;
     const label = failureLabel(f);
     failures[kind][label] = (failures[kind][label] ?? 0) + 1;
-    if (f.status === 0 || f.status >= 500) lastFailure = Math.max(lastFailure, f.at);
+    if (isServerFailure(f)) lastFailure = Math.max(lastFailure, f.at);
   }
   const behind = lagSamples.filter((s) => s.at >= faultStart && s.oldest >= CAUGHT_UP_SECONDS).at(-1);
   return {
@@ -256,6 +295,7 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     recoveryMs: Math.max(0, lastFailure - faultEnd),
     syncCaughtUpMs: behind ? Math.max(0, behind.at - faultEnd) : 0,
     serviceReads,
+    serviceBackMs: serviceBack === null ? null : serviceBack - faultEnd,
     notes,
     wallMs: Date.now() - started,
   };

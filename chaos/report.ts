@@ -53,7 +53,10 @@ export function scenarioTable(r: ScenarioResult, problems: readonly string[]): s
     ['sync caught up', r.syncCaughtUpMs === 0 ? 'at once' : `${s(r.syncCaughtUpMs)} after the fault ended`],
     [
       'reads the service answered',
-      `${n(r.serviceReads.before)} before, ${n(r.serviceReads.during)} during, ${n(r.serviceReads.after)} after the fault`,
+      `${n(r.serviceReads.before)} before, ${n(r.serviceReads.during)} during, ${n(r.serviceReads.after)} after the fault` +
+        (r.serviceReads.before > 0 && r.serviceBackMs !== null
+          ? `; the first after it ${s(r.serviceBackMs)} after the fault ended`
+          : ''),
     ],
     ...r.notes.map((line): [string, string] => ['note', line]),
     ['holds', problems.length === 0 ? 'yes' : `NO: ${problems.join('; ')}`],

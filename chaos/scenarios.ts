@@ -13,16 +13,16 @@ import { dropConnections } from './infra.ts';
  */
 
 /** Load before each fault, and after its end. */
-const WARMUP_MS = 2_000;
-const AFTER_MS = 6_000;
+const WARMUP_MS = 1_500;
+const AFTER_MS = 4_000;
 /** How long the users service stays dead before it is started again. */
-const SERVICE_DOWN_MS = 4_000;
+const SERVICE_DOWN_MS = 3_000;
 /** How long Redis stays dead: shorter than the routers' 20 s isolation bound, so writes keep flowing. */
 const REDIS_DOWN_MS = 5_000;
 /** The issue's one minute without Unleash. */
 const UNLEASH_DOWN_MS = 60_000;
 /** How long the service answers slowly, and how slowly (past the router's SERVICE_TIMEOUT_MS). */
-const SLOW_MS = 5_000;
+const SLOW_MS = 4_000;
 const SLOW_DELAY_MS = SERVICE_TIMEOUT_MS + 500;
 /** Rounds of pg_terminate_backend on the service database, this far apart. */
 const DROP_ROUNDS = 3;
@@ -210,7 +210,7 @@ export const cutoverAborted: Scenario = {
     if (aborted.code !== 1 || !reason || !/The cutover was aborted; the writes stay with the monolith/.test(reason)) {
       throw new Error(`the cutover did not abort cleanly (exit ${aborted.code}):\n${aborted.stderr}${aborted.stdout}`);
     }
-    note(`\`pnpm strangler advance\` exited 1: ${reason.slice(0, 160)}`);
+    note(`\`pnpm strangler advance\` exited 1: ${reason.split('; ')[0]}; the cutover was aborted`);
     const stage = await stack.stageOf();
     const flagsAfter = await usersFlags(stack);
     const redis = createRedis({ url: stack.redis.url, role: 'client' });
@@ -229,7 +229,7 @@ export const routerRestarted: Scenario = {
   stage: 'reads',
   warmupMs: WARMUP_MS,
   afterMs: AFTER_MS,
-  load: { shoppers: 6, visitors: 1 },
+  load: { shoppers: 6, visitors: 2 },
   async inject({ stack, faultEnds, note }: FaultContext) {
     const router = stack.routers[0];
     if (!router) throw new Error('no router');

@@ -58,6 +58,8 @@ export interface UsersAudit {
 
 export interface UsersWorkload extends Workload {
   audit(dbs: { monolith: Knex; service: Knex }): Promise<UsersAudit>;
+  /** The registrations that got a 2xx so far. */
+  accounts(): Account[];
 }
 
 export interface UsersLoadOptions {
@@ -65,6 +67,14 @@ export interface UsersLoadOptions {
   shoppers?: number;
   /** Visitors read profiles and log in to older accounts; default 2. */
   visitors?: number;
+  /** Accounts made earlier (by an earlier load), long synced: visitors read them and log in to them too. */
+  accounts?: readonly Account[];
+}
+
+/** An acknowledged registration: what a visitor needs to read it and log in. */
+export interface Account {
+  id: number;
+  email: string;
 }
 
 /** Starts the users workload's clients on `load`; what it was acknowledged is checked with `audit`. */
@@ -75,6 +85,7 @@ export async function startUsersLoad(
 ): Promise<UsersWorkload> {
   const seededUserIds = (await monolith('users').orderBy('id').limit(200).pluck('id')) as number[];
   const productIds = (await monolith('products').orderBy('id').pluck('id')) as number[];
+  const given = opts.accounts ?? [];
   const registrations: Registration[] = [];
   const users = new Map<number, Registration>();
   const orders: number[] = [];
@@ -152,11 +163,19 @@ export async function startUsersLoad(
       while (!stopped()) {
         round++;
         if (round % 10 === 0) newSession();
-        // Accounts made more than a minute ago: the visitor never raced their registration.
-        const settled = [...users.values()].filter((u) => (u.at ?? Date.now()) < Date.now() - 60_000);
+        // Accounts made more than a minute ago, or given: the visitor never raced their registration.
+        const settled: Account[] = [
+          ...given,
+          ...[...users.values()]
+            .filter((u) => (u.at ?? Date.now()) < Date.now() - 60_000)
+            .map((u) => ({ id: u.id as number, email: u.email })),
+        ];
         const account = settled[(round * 13 + n) % Math.max(settled.length, 1)];
-        if (round % 3 === 0 && account) {
+        // A login costs the server a password hash: one visit in five is one.
+        if (round % 5 === 0 && account) {
           await send('POST', 'login', '/api/users/login', { body: { email: account.email, password: PASSWORD } });
+        } else if (round % 5 <= 2 && account) {
+          await send('GET', 'read', `/api/users/${account.id}`);
         } else {
           await send('GET', 'read', `/api/users/${seededUserIds[(round * 7 + n) % seededUserIds.length]}`);
         }
@@ -207,6 +226,7 @@ export async function startUsersLoad(
 
   return {
     audit,
+    accounts: () => [...users.values()].map((u) => ({ id: u.id as number, email: u.email })),
 
     async landsInService(service: Knex) {
       const since = users.size;
