@@ -122,6 +122,8 @@ export interface Scenario {
   inject(ctx: FaultContext): Promise<void>;
   /** The load's mix; default 3 shoppers and 4 visitors. */
   load?: UsersLoadOptions;
+  /** What this scenario promises besides the invariants every scenario keeps: each broken promise, in words. */
+  promises?(result: ScenarioResult): string[];
   /** The fault is itself the move to `stage` (the backfill killed midway): the runner does not move first. */
   runsOwnMove?: boolean;
 }

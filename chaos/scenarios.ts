@@ -1,6 +1,7 @@
 import { flagName, UnleashAdminApi } from '@strangler/flags';
 import { createRedis } from '@strangler/foundation';
 import { client } from '@strangler/foundation/testing';
+import { OUTBOX_TABLE } from '../migrations/src/sync/index.ts';
 import { openSyncQueue } from '../migrations/src/sync/queue.ts';
 import { type ChaosStack, type FaultContext, type Scenario, SEEDED_USERS, SERVICE_TIMEOUT_MS } from './harness.ts';
 import { dropConnections } from './infra.ts';
@@ -68,10 +69,25 @@ export const backfillKilled: Scenario = {
     faultEnds();
     const resumed = await stack.advance('sync', { reason: 'chaos: the backfill again' });
     stack.stage = 'sync';
-    const line = /backfill of users: [^\n]*/.exec(resumed.stdout)?.[0];
-    note(`run again: ${line ?? 'no backfill line'}`);
+    const line = /backfill of users: ([\d,]+) rows read[^\n]*/.exec(resumed.stdout);
+    note(`run again: ${line?.[0] ?? 'no backfill line'}`);
+    // Resumed from the checkpoint: it read fewer rows than the monolith holds.
+    const read = Number((line?.[1] ?? 'NaN').replace(/,/g, ''));
+    if (!(read < SEEDED_USERS))
+      throw new Error(`the backfill run again did not resume: ${line?.[0] ?? resumed.stdout}`);
   },
 };
+
+/** Changes of users handed to BullMQ and not applied yet. */
+async function relayedUnapplied(stack: ChaosStack): Promise<number> {
+  const [row] = await stack
+    .monolith(OUTBOX_TABLE)
+    .where({ channel: stack.channels.forward.name })
+    .whereNotNull('relayed_at')
+    .whereNull('applied_at')
+    .count<{ count: string }[]>('* as count');
+  return Number(row?.count ?? 0);
+}
 
 export const workerKilled: Scenario = {
   id: 'worker-killed',
@@ -83,13 +99,16 @@ export const workerKilled: Scenario = {
     const redis = createRedis({ url: stack.redis.url, role: 'client' });
     const queue = openSyncQueue(stack.channels.forward, redis);
     try {
-      // Kill it while it holds jobs: they stay locked to the dead worker until BullMQ's stalled check frees them.
-      const active = await poll('an apply in progress', 10_000, async () => {
-        const n = await queue.getActiveCount();
-        return n > 0 ? n : null;
+      // Kill it while it holds jobs whose changes are not applied yet: they stay locked to the dead
+      // worker until BullMQ's stalled check gives them to the new one.
+      const held = await poll('an apply in progress', 10_000, async () => {
+        const [active, inQueue] = await Promise.all([queue.getActiveCount(), relayedUnapplied(stack)]);
+        return active > 0 && inQueue > 0 ? { active, inQueue } : null;
       });
       await stack.worker.kill('SIGKILL');
-      note(`SIGKILLed the sync worker with ${active} job(s) active`);
+      note(
+        `SIGKILLed the sync worker with ${held.active} job(s) active, ${held.inQueue} change(s) relayed and not applied`,
+      );
     } finally {
       await queue.close();
       redis.disconnect();
@@ -163,6 +182,11 @@ export const unleashStopped: Scenario = {
   stage: 'canary',
   warmupMs: WARMUP_MS,
   afterMs: AFTER_MS,
+  // Invariant 4: the routers keep the flags they last knew, so the canary goes on.
+  promises: (r) =>
+    r.serviceReads.during > 0
+      ? []
+      : ['the service answered no read while Unleash was down: the canary flags were lost'],
   async inject({ stack, sleep, faultEnds, note }: FaultContext) {
     await stack.unleash.stop();
     await sleep(UNLEASH_DOWN_MS);

@@ -35,7 +35,7 @@ describe('the users extraction under faults', () => {
     it(`${scenario.title}: nothing acknowledged lost, nothing half-applied, no drift, reads served`, async () => {
       const result = await runScenario(stack, scenario);
       results.push(result);
-      const problems = invariantProblems(result);
+      const problems = [...invariantProblems(result), ...(scenario.promises?.(result) ?? [])];
       const table = scenarioTable(result, problems);
       console.log(`\n${table}\n`);
       writeScenarioTable(
