@@ -29,6 +29,11 @@ export function defineError(code: string, statusCode: number, message: string): 
   return createError(code, message, statusCode);
 }
 
+/** Whether `code` was declared with `defineError` for this status: a documented answer, safe to send as it is. */
+export function isDeclaredError(code: string, statusCode: number): boolean {
+  return catalog.get(code)?.statusCode === statusCode;
+}
+
 /** Every error code defined so far in this process, for docs and tests. */
 export function errorCatalog(): readonly ErrorDefinition[] {
   return [...catalog.values()];

@@ -40,6 +40,18 @@ describe('toErrorResponse', () => {
     expect(internal.body.error.message).toContain('req-7');
   });
 
+  it('passes a declared 5xx through as it is, and an undeclared one or a wrong status as INTERNAL', () => {
+    const Timeout = defineError('TEST_UPSTREAM_TIMEOUT', 504, 'The %s did not answer in time');
+    expect(toErrorResponse(new Timeout('service'), 'r', 1)).toEqual({
+      status: 504,
+      body: { error: { code: 'TEST_UPSTREAM_TIMEOUT', message: 'The service did not answer in time' } },
+    });
+    const undeclared = Object.assign(new Error('secret detail'), { code: 'SOMETHING', statusCode: 502 });
+    expect(toErrorResponse(undeclared, 'r', 1)).toMatchObject({ status: 500, body: { error: { code: 'INTERNAL' } } });
+    const wrongStatus = Object.assign(new Error('x'), { code: 'TEST_UPSTREAM_TIMEOUT', statusCode: 500 });
+    expect(toErrorResponse(wrongStatus, 'r', 1).body.error.code).toBe('INTERNAL');
+  });
+
   it('answers 503 when the database cannot be reached', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(toErrorResponse(refused, 'r', 1).status).toBe(503);

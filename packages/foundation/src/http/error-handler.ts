@@ -5,6 +5,7 @@ import {
   type ErrorBody,
   InternalError,
   InvalidJson,
+  isDeclaredError,
   PayloadTooLarge,
   RouteNotFound,
   ServiceUnavailable,
@@ -58,7 +59,14 @@ export function toErrorResponse(
     // A framework error we did not map by name: keep its status, give it a stable code.
     return { status, body: { error: { code: 'BAD_REQUEST', message: err.message } } };
   }
-  if (status === 503 && typeof err.code === 'string') {
+  // A declared 5xx (a 503 that says nothing was done, the router's 504 that says the outcome is
+  // unknown) is a documented answer the client acts on; anything else is a bug, answered as INTERNAL.
+  if (
+    typeof status === 'number' &&
+    status >= 500 &&
+    typeof err.code === 'string' &&
+    isDeclaredError(err.code, status)
+  ) {
     return { status, body: { error: { code: err.code, message: err.message } } };
   }
   return make(new InternalError(requestId));
