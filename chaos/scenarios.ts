@@ -1,8 +1,6 @@
 import { flagName, UnleashAdminApi } from '@strangler/flags';
 import { createRedis } from '@strangler/foundation';
 import { client } from '@strangler/foundation/testing';
-import { OUTBOX_TABLE } from '../migrations/src/sync/index.ts';
-import { openSyncQueue } from '../migrations/src/sync/queue.ts';
 import { type ChaosStack, type FaultContext, type Scenario, SEEDED_USERS, SERVICE_TIMEOUT_MS } from './harness.ts';
 import { dropConnections } from './infra.ts';
 
@@ -78,15 +76,14 @@ export const backfillKilled: Scenario = {
   },
 };
 
-/** Changes of users handed to BullMQ and not applied yet. */
-async function relayedUnapplied(stack: ChaosStack): Promise<number> {
-  const [row] = await stack
-    .monolith(OUTBOX_TABLE)
-    .where({ channel: stack.channels.forward.name })
-    .whereNotNull('relayed_at')
-    .whereNull('applied_at')
-    .count<{ count: string }[]>('* as count');
-  return Number(row?.count ?? 0);
+/** Sessions on the service database (the suite's own checks aside) waiting for a lock. */
+async function waitingForLock(stack: ChaosStack): Promise<number> {
+  const { rows } = await stack.service.raw<{ rows: Array<{ n: number }> }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'
+        AND application_name <> 'strangler-test-checks'`,
+  );
+  return rows[0]?.n ?? 0;
 }
 
 export const workerKilled: Scenario = {
@@ -96,22 +93,25 @@ export const workerKilled: Scenario = {
   warmupMs: WARMUP_MS,
   afterMs: AFTER_MS,
   async inject({ stack, note, faultEnds }: FaultContext) {
-    const redis = createRedis({ url: stack.redis.url, role: 'client' });
-    const queue = openSyncQueue(stack.channels.forward, redis);
+    // Catch an apply midway: hold one user's row in the service, change that user in the monolith,
+    // and wait until the worker's apply transaction is blocked on the row. Killed there, its jobs stay
+    // locked to the dead worker until BullMQ's stalled check gives them to the new one.
+    const id = Number((await stack.service('users').min<{ id: number }[]>('id as id'))[0]?.id);
+    const hold = await stack.service.transaction();
     try {
-      // Kill it while it holds jobs whose changes are not applied yet: they stay locked to the dead
-      // worker until BullMQ's stalled check gives them to the new one.
-      const held = await poll('an apply in progress', 10_000, async () => {
-        const [active, inQueue] = await Promise.all([queue.getActiveCount(), relayedUnapplied(stack)]);
-        return active > 0 && inQueue > 0 ? { active, inQueue } : null;
+      await hold('users').where({ id }).forUpdate().first('id');
+      await stack
+        .monolith('users')
+        .where({ id })
+        .update({ full_name: `Held Apply ${Date.now()}` });
+      const blocked = await poll('an apply blocked on the held row', 20_000, async () => {
+        const n = await waitingForLock(stack);
+        return n > 0 ? n : null;
       });
       await stack.worker.kill('SIGKILL');
-      note(
-        `SIGKILLed the sync worker with ${held.active} job(s) active, ${held.inQueue} change(s) relayed and not applied`,
-      );
+      note(`SIGKILLed the sync worker while ${blocked} apply transaction(s) of it waited in the service database`);
     } finally {
-      await queue.close();
-      redis.disconnect();
+      await hold.rollback();
     }
     faultEnds();
     await stack.worker.start();
