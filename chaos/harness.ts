@@ -203,6 +203,29 @@ async function untilQuiet(report: LoadReport, quietMs: number, boundMs: number):
 }
 
 /**
+ * Starts again whatever an earlier scenario left stopped (one that failed
+ * midway), so each scenario starts on the whole stack; returns what it restarted.
+ */
+async function heal(stack: ChaosStack): Promise<string[]> {
+  const healed: string[] = [];
+  stack.proxy.delayMs = 0;
+  if (!stack.redis.running) {
+    await stack.redis.restart();
+    healed.push('redis');
+  }
+  if (!stack.unleash.running) {
+    await stack.unleash.restart();
+    healed.push('unleash');
+  }
+  for (const p of [stack.shopco, stack.serviceProcess, ...stack.routers, stack.worker]) {
+    if (p.running) continue;
+    await p.start();
+    healed.push(p.name);
+  }
+  return healed;
+}
+
+/**
  * Runs one scenario: its own load through both routers, the fault, the load
  * again for `afterMs`; then waits for the sync to drain and measures:
  * failures by kind, lost and half-applied writes (the workload's audit),
@@ -211,6 +234,8 @@ async function untilQuiet(report: LoadReport, quietMs: number, boundMs: number):
 export async function runScenario(stack: ChaosStack, scenario: Scenario): Promise<ScenarioResult> {
   const started = Date.now();
   const notes: string[] = [];
+  const healed = await heal(stack);
+  if (healed.length > 0) notes.push(`started again what an earlier scenario left stopped: ${healed.join(', ')}`);
   const load = new LoadGenerator({ routers: stack.routerUrls, pauseMs: 15 });
   const workload = await startUsersLoad(stack.monolith, load, {
     accounts: stack.accounts.slice(-ACCOUNTS_KEPT),
@@ -231,7 +256,7 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
 
   let faultStart = 0;
   let faultEnd = 0;
-  let report: LoadReport;
+  let report: LoadReport | undefined;
   try {
     if (!scenario.runsOwnMove) await moveTo(stack, scenario.stage, (line) => notes.push(line));
     await sleep(scenario.warmupMs);
@@ -250,12 +275,13 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     // The next scenario starts on a stack that has recovered from this one (a circuit breaker closed again...).
     const quietSince = await untilQuiet(load.report, QUIET_MS, RECOVERY_BOUND_MS);
     if (quietSince === null) notes.push(`still failing ${s(RECOVERY_BOUND_MS)} after the load's end was due`);
-  } finally {
     report = await load.stop();
+    await stack.waitForDrain(stack.channels.forward, 60_000);
+  } finally {
+    await load.stop();
+    sampling = false;
+    await sampler;
   }
-  await stack.waitForDrain(stack.channels.forward, 60_000);
-  sampling = false;
-  await sampler;
 
   const audit = await workload.audit({ monolith: stack.monolith, service: stack.service });
   stack.accounts.push(...workload.accounts());

@@ -71,6 +71,10 @@ export class ChaosRedis {
     });
   }
 
+  get running(): boolean {
+    return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
   /** SIGKILL: no save, no goodbye to the clients. */
   async kill(): Promise<void> {
     const child = this.#child;
@@ -123,6 +127,11 @@ export class ChaosUnleash {
       clientToken: this.clientToken,
       logFile: this.#logFile,
     });
+  }
+
+  get running(): boolean {
+    const child = this.#running?.process;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
   async stop(): Promise<void> {

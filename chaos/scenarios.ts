@@ -51,14 +51,16 @@ export const backfillKilled: Scenario = {
     const cli = stack.spawnStrangler(['advance', 'users', '--reason', 'chaos: a backfill that is killed']);
     const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
     const atKill = await poll('the backfill to be midway', 60_000, async () => {
-      if (cli.exitCode !== null)
-        throw new Error(`the backfill finished before it could be killed (exit ${cli.exitCode})`);
+      if (cli.exitCode !== null) return 'finished' as const;
       const row = await stack
         .service('strangler_sync_state')
         .where({ channel: 'users-forward' })
         .first('rows_done', 'finished_at');
       return row && Number(row.rows_done) > 0 && row.finished_at === null ? Number(row.rows_done) : null;
     });
+    if (atKill === 'finished') {
+      throw new Error(`the backfill ended (exit ${cli.exitCode}) before it could be killed; raise SEEDED_USERS`);
+    }
     cli.kill('SIGKILL');
     await exited;
     note(
