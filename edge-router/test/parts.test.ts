@@ -128,7 +128,7 @@ describe('compareAnswers', () => {
 });
 
 describe('headers', () => {
-  it('strips hop-by-hop headers, those named in Connection and the router\'s own, and sets x-forwarded-*', () => {
+  it("strips hop-by-hop headers, those named in Connection and the router's own, and sets x-forwarded-*", () => {
     const out = upstreamRequestHeaders(
       {
         host: 'shop.example',
