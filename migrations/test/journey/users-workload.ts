@@ -15,6 +15,16 @@ import type { Actor, Answer, LoadGenerator } from './load.ts';
 const PASSWORD = 'correct horse battery';
 
 /**
+ * From `writes` on a new account is created by the service, and ShopCo's
+ * orders see it once the reverse sync has carried it over (ADR 0012). A
+ * shopper's first orders within this long of signing up at the service are
+ * sent under their own route name: a 404 USERS_NOT_FOUND there is that lag,
+ * documented, and the shopper orders again later, as a client retries.
+ */
+const REVERSE_SYNC_ALLOWANCE_MS = 10_000;
+const ORDER_BY_NEW_SERVICE_USER = 'order (account new at the service)';
+
+/**
  * 503s that promise the write was not applied anywhere (docs/errors.md): the
  * router could not reach the write's owner, held it past its bound, or was
  * closing (Fastify's own 503 then has no code).
@@ -96,7 +106,7 @@ export async function startUsersLoad(
     (n: number): Actor =>
     async ({ send, stopped, pause, lastNetworkFailure }) => {
       const refusedBeforeSending = (answer: Answer | null) => answer === null && lastNetworkFailure() === 'refused';
-      let mine: { id: number; email: string; token: string } | null = null;
+      let mine: { id: number; email: string; token: string; atService: number | null } | null = null;
       let round = 0;
       while (!stopped()) {
         round++;
@@ -120,7 +130,8 @@ export async function startUsersLoad(
             users.set(id, registration);
             load.acked();
             const login = await send('POST', 'login', '/api/users/login', { body: { email, password: PASSWORD } });
-            if (login?.status === 200) mine = { id, email, token: (login.body as { token: string }).token };
+            const atService = registered.headers.get('x-strangler-target') === 'service' ? Date.now() : null;
+            if (login?.status === 200) mine = { id, email, token: (login.body as { token: string }).token, atService };
           }
         } else if (round % 3 === 0) {
           const name = `Shopper ${n} Rev${round}`;
@@ -136,7 +147,8 @@ export async function startUsersLoad(
           }
         } else if (round % 5 === 0) {
           // Orders stay in the monolith and reference users: its copy of users must be current.
-          const ordered = await send('POST', 'order', '/api/orders', {
+          const fresh = mine.atService !== null && Date.now() - mine.atService < REVERSE_SYNC_ALLOWANCE_MS;
+          const ordered = await send('POST', fresh ? ORDER_BY_NEW_SERVICE_USER : 'order', '/api/orders', {
             token: mine.token,
             body: { userId: mine.id, items: [{ productId: productIds[round % productIds.length], quantity: 1 }] },
           });
@@ -245,7 +257,7 @@ export async function startUsersLoad(
       expect(new Set(ids).size).toBe(ids.length);
     },
 
-    expected: () => false,
+    expected: (f) => f.route === ORDER_BY_NEW_SERVICE_USER && f.status === 404 && f.code === 'USERS_NOT_FOUND',
   };
 }
 
