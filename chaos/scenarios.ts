@@ -28,6 +28,10 @@ const DROP_ROUNDS = 3;
 const DROP_EVERY_MS = 1_000;
 /** The drain bound of the cutover that must abort. */
 const ABORT_DRAIN_MS = 800;
+/** The guarded rollout's scenario: the service's reads this much slower (under the router's timeout), judged over this policy. */
+const GUARD_DELAY_MS = 600;
+const GUARD_POLICY_ENV = { GUARD_WINDOW_SECONDS: '30', GUARD_MIN_REQUESTS: '30' };
+const GUARD_WITHIN_MS = 45_000;
 
 async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -267,6 +271,49 @@ export const routerRestarted: Scenario = {
   },
 };
 
+export const guardSetsBack: Scenario = {
+  id: 'guard-sets-back',
+  title: `The guarded rollout: the service's reads ${GUARD_DELAY_MS} ms slower at reads, judged by two guards at once`,
+  stage: 'reads',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, note, faultEnds, sleep }: FaultContext) {
+    // Slower, not failing: the router still takes the service's answers, the guard sees its p99.
+    stack.proxy.delayMs = GUARD_DELAY_MS;
+    const started = Date.now();
+    let setBack: string | undefined;
+    try {
+      while (setBack === undefined) {
+        if (Date.now() - started > GUARD_WITHIN_MS) {
+          throw new Error(`no guard set the reads back within ${GUARD_WITHIN_MS / 1000} s of the service slowing down`);
+        }
+        // Two guard processes judge at the same moment, as two replicas would: the move lock lets one act.
+        const runs = await Promise.all([0, 1].map(() => stack.strangler(['guard', 'users'], GUARD_POLICY_ENV)));
+        for (const run of runs) {
+          if (run.code !== 0) throw new Error(`strangler guard failed (exit ${run.code}): ${run.stderr}`);
+        }
+        setBack = runs.map((r) => /users at reads: SET BACK[^\n]*/.exec(r.stdout)?.[0]).find(Boolean);
+        if (setBack === undefined) await sleep(2_000);
+      }
+    } finally {
+      stack.proxy.delayMs = 0;
+    }
+    faultEnds();
+    note(
+      `set back ${((Date.now() - started) / 1000).toFixed(1)} s after the service slowed: ${setBack.split(' (service ')[0]}`,
+    );
+    const stage = await stack.stageOf();
+    if (stage !== 'canary') throw new Error(`the guard's setback left users at ${stage}, not canary`);
+    stack.stage = 'canary';
+    const history = JSON.parse((await stack.strangler(['history', 'users', '--json'])).stdout) as Array<{
+      actor: string;
+    }>;
+    const byGuard = history.filter((h) => h.actor === 'guard').length;
+    if (byGuard !== 1) throw new Error(`the guards recorded ${byGuard} setbacks; one bad episode makes one`);
+    note('one setback recorded, by guard, with the numbers; users back at canary');
+  },
+};
+
 /** Every scenario, in the order the suite runs them (each stage's after the previous stage's). */
 export const SCENARIOS: readonly Scenario[] = [
   backfillKilled,
@@ -278,4 +325,5 @@ export const SCENARIOS: readonly Scenario[] = [
   unleashStopped,
   cutoverAborted,
   routerRestarted,
+  guardSetsBack,
 ];
