@@ -48,6 +48,9 @@ export interface GateResult {
   reasons: string[];
 }
 
+/** A p99 bucket bound as text; the last bucket has none. */
+const p99Of = (ms: number) => (Number.isFinite(ms) ? `${ms} ms` : 'over 5000 ms');
+
 export const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
 /**
@@ -68,7 +71,7 @@ export function serviceWorseBy(
   }
   if (service.p99Ms !== null && monolith.p99Ms !== null && service.p99Ms > monolith.p99Ms + margins.p99MarginMs) {
     reasons.push(
-      `service p99 ${service.p99Ms} ms is worse than the monolith's ${monolith.p99Ms} ms by more than ${margins.p99MarginMs} ms`,
+      `service p99 ${p99Of(service.p99Ms)} is worse than the monolith's ${p99Of(monolith.p99Ms)} by more than ${margins.p99MarginMs} ms`,
     );
   }
   return reasons;

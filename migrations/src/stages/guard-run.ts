@@ -1,5 +1,5 @@
 import type { UnleashAdminApi } from '@strangler/flags';
-import { type FenceCoordinator, type Knex, type Redis, readTrafficWindow } from '@strangler/foundation';
+import { type FenceCoordinator, type Knex, type Redis, readTrafficWindow, type SideStats } from '@strangler/foundation';
 import type { ContextName } from './contexts.ts';
 import { setFlags } from './effects.ts';
 import {
@@ -55,41 +55,57 @@ export interface GuardCheck {
 const readPercentOf = (r: Pick<ContextRecord, 'stage' | 'canaryPercent'>) =>
   r.stage === 'reads' ? 100 : r.canaryPercent;
 
-/** The guard's verdict on a context now, without acting on it (status shows it). */
+/** Where a guard keeps the last monolith baseline it saw, for stages where the monolith serves no reads. */
+const baselineKey = (prefix: string, context: string) => `${prefix}:guard-baseline:${context}`;
+
+interface Remembered {
+  at: number;
+  monolith: SideStats;
+}
+
+/**
+ * The guard's verdict on a context now. The monolith's side is its reads in
+ * the window; when it has too few (at `reads`, or a canary at 100 %, it
+ * serves none), its reads in the window before the last move; else the last
+ * baseline a guard remembered. With `remember`, a window with enough
+ * monolith reads becomes the remembered baseline (status only reads).
+ */
 export async function assessReads(
   deps: Pick<GuardDeps, 'db' | 'redis' | 'trafficPrefix' | 'policy' | 'now'>,
   record: ContextRecord,
+  { remember = false }: { remember?: boolean } = {},
 ): Promise<GuardVerdict> {
   if (!guardedStage(record.stage, record.canaryPercent)) return { kind: 'idle', reason: idleReason(record.stage) };
   const stages = new StageStore(deps.db);
+  const { minRequests, windowSeconds } = deps.policy;
   const now = deps.now?.() ?? Date.now();
   const lastMove = await stages.lastMoveAt(record.context);
   // A Redis that is away must not read as "no traffic".
   await deps.redis.ping();
-  const window = await readTrafficWindow(deps.redis, record.context, deps.policy.windowSeconds, {
-    now,
-    prefix: deps.trafficPrefix,
-    sinceMs: lastMove?.getTime(),
-  });
+  const read = (opts: { now: number; sinceMs?: number }) =>
+    readTrafficWindow(deps.redis, record.context, windowSeconds, { prefix: deps.trafficPrefix, ...opts });
+  const window = await read({ now, sinceMs: lastMove?.getTime() });
+  const key = baselineKey(deps.trafficPrefix, record.context);
   let monolith = window.reads.monolith;
-  let baseline: GuardNumbers['baseline'] = 'window';
-  if (monolith.requests < deps.policy.minRequests && record.stage === 'reads') {
-    // At `reads` the monolith serves no reads of the context: compare with what it served before.
-    const arrival = await stages.lastArrivalAt(record.context, 'reads');
-    if (arrival) {
-      const before = await readTrafficWindow(deps.redis, record.context, deps.policy.windowSeconds, {
-        now: arrival.getTime(),
-        prefix: deps.trafficPrefix,
-      });
-      monolith = before.reads.monolith;
-      baseline = 'before-stage';
+  let baseline: Pick<GuardNumbers, 'baseline' | 'rememberedAt'> = { baseline: 'window' };
+  if (monolith.requests >= minRequests) {
+    if (remember) await deps.redis.set(key, JSON.stringify({ at: now, monolith } satisfies Remembered));
+  } else {
+    const before = lastMove ? (await read({ now: lastMove.getTime() })).reads.monolith : null;
+    const remembered = parseRemembered(await deps.redis.get(key));
+    if (before && before.requests >= minRequests) {
+      monolith = before;
+      baseline = { baseline: 'before-move' };
+    } else if (remembered) {
+      monolith = remembered.monolith;
+      baseline = { baseline: 'remembered', rememberedAt: remembered.at };
     }
   }
   return judgeReads(
     {
       service: window.reads.service,
       monolith,
-      baseline,
+      ...baseline,
       fromSeconds: window.fromSeconds,
       toSeconds: window.toSeconds,
     },
@@ -97,10 +113,24 @@ export async function assessReads(
   );
 }
 
+function parseRemembered(text: string | null): Remembered | null {
+  if (!text) return null;
+  try {
+    const value = JSON.parse(text) as Remembered;
+    // JSON has no Infinity: the last latency bucket comes back as null.
+    const p99 = value.monolith.p99Ms;
+    return { at: value.at, monolith: { ...value.monolith, p99Ms: p99 ?? Number.POSITIVE_INFINITY } };
+  } catch {
+    return null;
+  }
+}
+
 /** One check of one context, acting on a `worse` verdict. */
 export async function guardContext(deps: GuardDeps, context: ContextName): Promise<GuardCheck> {
-  const record = await new StageStore(deps.db).get(context);
-  const verdict = await assessReads(deps, record);
+  const stages = new StageStore(deps.db);
+  const record = await stages.get(context);
+  const lastMove = (await stages.lastMoveAt(context))?.getTime() ?? null;
+  const verdict = await assessReads(deps, record, { remember: true });
   const check: GuardCheck = {
     context,
     stage: record.stage,
@@ -109,13 +139,14 @@ export async function guardContext(deps: GuardDeps, context: ContextName): Promi
     action: null,
   };
   if (verdict.kind !== 'worse') return check;
-  check.action = await setBack(deps, record, verdict);
+  check.action = await setBack(deps, record, lastMove, verdict);
   return check;
 }
 
 async function setBack(
   deps: GuardDeps,
   judged: ContextRecord,
+  judgedLastMove: number | null,
   verdict: Extract<GuardVerdict, { kind: 'worse' }>,
 ): Promise<NonNullable<GuardCheck['action']>> {
   const context = judged.context as ContextName;
@@ -123,8 +154,14 @@ async function setBack(
     return await withMoveLock(deps.db, context, async (trx) => {
       const stages = new StageStore(trx);
       const current = await stages.get(context);
-      if (current.stage !== judged.stage || current.canaryPercent !== judged.canaryPercent) {
-        return { skipped: `${context} moved to ${current.stage} while it was judged; judging again next time` };
+      // Any move since the judgement (even one that came back to the same %) makes its traffic old news.
+      const lastMove = (await stages.lastMoveAt(context))?.getTime() ?? null;
+      if (
+        current.stage !== judged.stage ||
+        current.canaryPercent !== judged.canaryPercent ||
+        lastMove !== judgedLastMove
+      ) {
+        return { skipped: `${context} moved while it was judged; judging again next time` };
       }
       const hold = await deps.fence.currentHold(context);
       if (hold) return { skipped: `a write cutover holds the writes of ${context}; not touching its flags now` };
@@ -152,7 +189,13 @@ async function setBack(
         actor: 'guard',
         reason: setback.reason,
         forced: false,
-        gate: { guard: { reasons: verdict.reasons, numbers: verdict.numbers, policy: deps.policy } },
+        // JSON has no Infinity: the last latency bucket is recorded as its name.
+        gate: JSON.parse(
+          JSON.stringify(
+            { guard: { reasons: verdict.reasons, numbers: verdict.numbers, policy: deps.policy } },
+            (_k, v) => (v === Number.POSITIVE_INFINITY ? 'over 5000 ms' : v),
+          ),
+        ),
       });
       return { setback };
     });

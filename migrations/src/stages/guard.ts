@@ -35,8 +35,14 @@ export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
 export interface GuardNumbers {
   service: SideStats;
   monolith: SideStats;
-  /** `window`: the monolith's reads in the same window; `before-stage`: its reads before the stage began (at `reads` it serves none). */
-  baseline: 'window' | 'before-stage';
+  /**
+   * Where the monolith's numbers come from: `window`, its reads in the same
+   * window; `before-move`, the window that ended at the context's last move
+   * (at `reads` or a 100 % canary it serves none now); `remembered`, the last
+   * window a guard saw with enough monolith reads (kept in Redis, `rememberedAt`).
+   */
+  baseline: 'window' | 'before-move' | 'remembered';
+  rememberedAt?: number;
   fromSeconds: number;
   toSeconds: number;
 }
@@ -65,7 +71,7 @@ export function judgeReads(numbers: GuardNumbers, policy: GuardPolicy): GuardVer
   const short: string[] = [];
   if (service.requests < policy.minRequests) short.push(`${service.requests} service reads`);
   if (monolith.requests < policy.minRequests) {
-    short.push(`${monolith.requests} monolith reads${numbers.baseline === 'before-stage' ? ' before the stage' : ''}`);
+    short.push(`${monolith.requests} monolith reads (also before the last move, and none remembered)`);
   }
   if (short.length > 0) {
     return {
@@ -98,7 +104,18 @@ export function setbackPercent(
 /** One line with the numbers, for the history, the status and the guard's log. */
 export function describeNumbers(n: GuardNumbers): string {
   const side = (name: string, s: SideStats) =>
-    `${name} ${s.requests} reads, ${pct(s.errorRate)} errors, p99 ${s.p99Ms === null ? '–' : `${s.p99Ms} ms`}`;
-  const baseline = n.baseline === 'before-stage' ? ' (before the stage)' : '';
+    `${name} ${s.requests} reads, ${pct(s.errorRate)} errors, p99 ${p99Text(s.p99Ms)}`;
+  const baseline =
+    n.baseline === 'before-move'
+      ? ' (before the last move)'
+      : n.baseline === 'remembered'
+        ? ` (remembered from ${new Date(n.rememberedAt ?? 0).toISOString().slice(0, 19).replace('T', ' ')}Z)`
+        : '';
   return `${side('service', n.service)}; ${side('monolith', n.monolith)}${baseline}`;
+}
+
+/** The p99 as text: a bucket bound, or "over 5000 ms" for the last, unbounded bucket. */
+export function p99Text(p99Ms: number | null): string {
+  if (p99Ms === null) return '–';
+  return Number.isFinite(p99Ms) ? `${p99Ms} ms` : 'over 5000 ms';
 }

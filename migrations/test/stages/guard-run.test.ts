@@ -162,12 +162,47 @@ describe('the guard', () => {
     await traffic(deps.now?.() as number, { n: 150, serviceMs: 900, sides: ['service'] });
 
     const check = await guardContext(deps, 'users');
-    expect(check.verdict).toMatchObject({ kind: 'worse', numbers: { baseline: 'before-stage' } });
+    expect(check.verdict).toMatchObject({ kind: 'worse', numbers: { baseline: 'before-move' } });
     expect(check.verdict.kind === 'worse' && check.verdict.reasons).toEqual([
       "service p99 1000 ms is worse than the monolith's 5 ms by more than 250 ms",
     ]);
     expect(await stages.get('users')).toMatchObject({ stage: 'canary', canaryPercent: 50 });
     expect(await readsFlag()).toMatchObject({ readPercent: 50, shadowPercent: 100, writeOwner: 'monolith' });
+  });
+
+  it('at reads with no monolith reads before the move either, compares with the baseline a guard remembered', async () => {
+    await arriveAt('canary', [10, 25]);
+    const t1 = Date.now() + 20_000;
+    await traffic(t1, { n: 150 });
+    expect((await guardContext({ ...deps, now: () => t1 }, 'users')).verdict.kind).toBe('healthy');
+    // To writes and back: before that last move the monolith served no reads.
+    for (const [from, to] of [
+      ['canary', 'reads'],
+      ['reads', 'writes'],
+      ['writes', 'reads'],
+    ] as const) {
+      await stages.record({
+        context: 'users',
+        from,
+        to,
+        canaryPercent: 25,
+        actor: 'test',
+        reason: 'setup',
+        forced: false,
+        gate: {},
+      });
+    }
+    await setFlags(unleash, 'users', flagsForStage('reads', 25), () => {}, ['reads', 'shadow']);
+    const t2 = Date.now() + 200_000;
+    await traffic(t2, { n: 150, serviceErrors: 100, sides: ['service'] });
+
+    const check = await guardContext({ ...deps, now: () => t2 }, 'users');
+    expect(check.verdict).toMatchObject({
+      kind: 'worse',
+      numbers: { baseline: 'remembered', monolith: { requests: 300 } },
+    });
+    expect(check.action).toMatchObject({ setback: { to: { percent: 25 } } });
+    expect(await stages.get('users')).toMatchObject({ stage: 'canary', canaryPercent: 25 });
   });
 
   it('does not touch the flags while a write cutover holds the writes', async () => {
@@ -231,5 +266,23 @@ describe('the guard', () => {
     expect((await run('guard', 'users')).out).toContain('users at canary 10 %: waiting for traffic: 0 service reads');
     expect(await stages.history('users', 10, 'guard')).toHaveLength(1);
     expect(await run('guard', '--interval', '5')).toMatchObject({ code: 2, err: expect.stringContaining('--watch') });
+    // An operator's move takes the same lock before it reads the stage: while a guard (here, a held lock) moves users, it is refused.
+    const guardMoving = await control.transaction();
+    try {
+      await guardMoving.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['strangler:move:users']);
+      for (const argv of [
+        ['canary', 'users', '30'],
+        ['rollback', 'users'],
+        ['advance', 'users'],
+      ]) {
+        expect(await run(...argv)).toMatchObject({
+          code: 1,
+          err: expect.stringContaining('another move of users is in progress'),
+        });
+      }
+    } finally {
+      await guardMoving.rollback();
+    }
+    expect(await stages.get('users')).toMatchObject({ stage: 'canary', canaryPercent: 10 });
   }, 60_000);
 });

@@ -16,13 +16,14 @@ export async function canaryCommand(
   io: CliIo,
 ): Promise<void> {
   const { db, stages } = await session.control();
-  const record = await stages.get(args.context);
-  if (record.stage !== 'canary') {
-    throw new RefusedError(
-      `${args.context} is at ${record.stage}: the canary % can only be set in the canary stage (\`pnpm strangler advance ${args.context}\` gets there from shadow)`,
-    );
-  }
-  await withMoveLock(db, args.context, async () => {
+  // The lock first, then the stage: a guard's setback cannot slip in between.
+  const was = await withMoveLock(db, args.context, async () => {
+    const record = await stages.get(args.context);
+    if (record.stage !== 'canary') {
+      throw new RefusedError(
+        `${args.context} is at ${record.stage}: the canary % can only be set in the canary stage (\`pnpm strangler advance ${args.context}\` gets there from shadow)`,
+      );
+    }
     await setFlags(session.unleash(), args.context, flagsForStage('canary', args.percent), io.out);
     await stages.record({
       context: args.context,
@@ -34,8 +35,7 @@ export async function canaryCommand(
       forced: false,
       gate: { previousPercent: record.canaryPercent },
     });
+    return record.canaryPercent;
   });
-  io.out(
-    `${args.context}: the service now serves reads for ${args.percent} % of users (was ${record.canaryPercent} %).`,
-  );
+  io.out(`${args.context}: the service now serves reads for ${args.percent} % of users (was ${was} %).`);
 }

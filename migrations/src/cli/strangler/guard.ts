@@ -24,6 +24,8 @@ export interface GuardArgs {
   intervalSeconds: number;
   json: boolean;
   metricsPort: number | null;
+  /** Where /metrics listens: loopback by default; 0.0.0.0 for a scraper on another host or pod. */
+  metricsHost: string;
 }
 
 export function guardPolicyOf(config: StranglerConfig): GuardPolicy {
@@ -105,7 +107,9 @@ class GuardMetrics {
     for (const side of ['service', 'monolith'] as const) {
       const s = c.verdict.numbers[side];
       this.#errorRate.set({ context: c.context, side }, s.errorRate);
-      if (s.p99Ms !== null) this.#p99.set({ context: c.context, side }, s.p99Ms / 1000);
+      // No reads, no p99: the series goes away rather than keep an old value.
+      if (s.p99Ms === null) this.#p99.remove({ context: c.context, side });
+      else this.#p99.set({ context: c.context, side }, s.p99Ms / 1000);
     }
   }
 
@@ -114,7 +118,7 @@ class GuardMetrics {
   }
 }
 
-async function serveMetrics(metrics: GuardMetrics, port: number): Promise<Server> {
+async function serveMetrics(metrics: GuardMetrics, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       void metrics.registry.metrics().then((body) => {
@@ -129,7 +133,7 @@ async function serveMetrics(metrics: GuardMetrics, port: number): Promise<Server
       res.end('{"error":{"code":"NOT_FOUND","message":"the guard serves /metrics and /health"}}');
     }
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(port, host);
   await once(server, 'listening');
   return server;
 }
@@ -171,10 +175,10 @@ export async function guardCommand(session: Session, args: GuardArgs, io: CliIo)
     return;
   }
 
-  const server = args.metricsPort === null ? null : await serveMetrics(metrics, args.metricsPort);
+  const server = args.metricsPort === null ? null : await serveMetrics(metrics, args.metricsPort, args.metricsHost);
   const p = deps.policy;
   io.out(
-    `guarding ${names.join(', ')} every ${args.intervalSeconds} s: window ${p.windowSeconds} s, at least ${p.minRequests} reads a side, margins ${(p.errorRateMargin * 100).toFixed(2)} % errors and ${p.p99MarginMs} ms p99, setback to ${p.setback === 'zero' ? '0 %' : 'the previous step'}${server ? `; metrics on http://127.0.0.1:${args.metricsPort}/metrics` : ''}`,
+    `guarding ${names.join(', ')} every ${args.intervalSeconds} s: window ${p.windowSeconds} s, at least ${p.minRequests} reads a side, margins ${(p.errorRateMargin * 100).toFixed(2)} % errors and ${p.p99MarginMs} ms p99, setback to ${p.setback === 'zero' ? '0 %' : 'the previous step'}${server ? `; metrics on http://${args.metricsHost}:${args.metricsPort}/metrics` : ''}`,
   );
   const stop = new AbortController();
   const onSignal = () => stop.abort();

@@ -131,14 +131,14 @@ Options:
   --actor <name>    who, for the record (default: $USER, else "cli")
   -h, --help        show this help
 `,
-  guard: `Usage: pnpm strangler guard [context] [--watch [--interval <s>] [--metrics-port <port>]] [--json]
+  guard: `Usage: pnpm strangler guard [context] [--watch [--interval <s>] [--metrics-port <port> [--metrics-host <host>]]] [--json]
 
 The guarded rollout (docs/adr/0015). While a context is in canary or reads, the
 routers count the reads each side served, with errors and latency, in Redis.
 The guard compares the service's reads with the monolith's over a sliding
-window (GUARD_WINDOW_SECONDS, never reaching back past the last move; at reads,
-where the monolith serves none, against the monolith's reads before the
-stage). With at least GUARD_MIN_REQUESTS reads on each side, a service worse
+window (GUARD_WINDOW_SECONDS, never reaching back past the last move). Where
+the monolith serves too few reads (at reads, or a canary at 100 %), its side is
+its reads before the last move, else the last baseline a guard remembered. With at least GUARD_MIN_REQUESTS reads on each side, a service worse
 than the monolith by more than GUARD_ERROR_RATE_MARGIN (error rate) or
 GUARD_P99_MARGIN_MS (p99) gets its read rollout set back: in canary to the
 previous %, at reads to canary at the % it came from (GUARD_SETBACK=zero: 0 %).
@@ -151,6 +151,7 @@ Options:
                         verdict changes or the guard acts
   --interval <s>        seconds between checks with --watch (default 10)
   --metrics-port <port> with --watch, serve /metrics (Prometheus) and /health on it
+  --metrics-host <host> where that listens (default 127.0.0.1; 0.0.0.0 for a scraper elsewhere)
   --json                one check, as JSON
   -h, --help            show this help
 `,

@@ -88,29 +88,26 @@ async function carryOut(
     signal: abort.signal,
     force: args.force,
   };
-  // One mover at a time per context: the guard, or another operator, waits its turn.
-  await withMoveLock(control.db, definition.name, async () => {
-    try {
-      await runSteps(plan.steps, deps);
-    } catch (err) {
-      if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
-      if (err instanceof CutoverAbortedError || err instanceof HoldConflictError)
-        throw new RefusedError(`${definition.name} stays at ${plan.from}: ${err.message}`);
-      throw err;
-    } finally {
-      display.stop();
-      process.off('SIGINT', onSigint);
-    }
-    await control.stages.record({
-      context: definition.name,
-      from: plan.from,
-      to: plan.to,
-      canaryPercent: plan.canaryPercent,
-      actor: args.actor,
-      reason: args.reason ?? '(no reason given)',
-      forced: gate.forced,
-      gate: gate.record,
-    });
+  try {
+    await runSteps(plan.steps, deps);
+  } catch (err) {
+    if (err instanceof MoveInterruptedError) throw new RefusedError(err.message);
+    if (err instanceof CutoverAbortedError || err instanceof HoldConflictError)
+      throw new RefusedError(`${definition.name} stays at ${plan.from}: ${err.message}`);
+    throw err;
+  } finally {
+    display.stop();
+    process.off('SIGINT', onSigint);
+  }
+  await control.stages.record({
+    context: definition.name,
+    from: plan.from,
+    to: plan.to,
+    canaryPercent: plan.canaryPercent,
+    actor: args.actor,
+    reason: args.reason ?? '(no reason given)',
+    forced: gate.forced,
+    gate: gate.record,
   });
 }
 
@@ -118,9 +115,18 @@ function gateRecord(gate: GateEvaluation, forceRequested: boolean): unknown {
   return { ok: gate.ok, reasons: gate.reasons, inputs: gate.inputs, forceRequested };
 }
 
+/**
+ * One mover at a time per context (stages/move-lock.ts): the lock is taken
+ * before the stage is read, so a move plans from the stage as it is, and the
+ * guard or another operator cannot move the context under it.
+ */
 export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
-  const definition = session.contexts[args.context];
   const control = await session.control();
+  await withMoveLock(control.db, args.context, () => advanceLocked(session, control, args, io));
+}
+
+async function advanceLocked(session: Session, control: Control, args: MoveArgs, io: CliIo): Promise<void> {
+  const definition = session.contexts[args.context];
   const record = await control.stages.get(args.context);
   const plan = planAdvance(record.stage, record.canaryPercent);
   if (!plan.ok) throw new RefusedError(`${args.context} stays at ${record.stage}: ${plan.refusal}`);
@@ -153,8 +159,12 @@ export async function advanceCommand(session: Session, args: MoveArgs, io: CliIo
 }
 
 export async function rollbackCommand(session: Session, args: MoveArgs, io: CliIo): Promise<void> {
-  const definition = session.contexts[args.context];
   const control = await session.control();
+  await withMoveLock(control.db, args.context, () => rollbackLocked(session, control, args, io));
+}
+
+async function rollbackLocked(session: Session, control: Control, args: MoveArgs, io: CliIo): Promise<void> {
+  const definition = session.contexts[args.context];
   const record = await control.stages.get(args.context);
   const plan = planRollback(record.stage, record.canaryPercent);
   if (!plan.ok) throw new RefusedError(`${args.context} stays at ${record.stage}: ${plan.refusal}`);

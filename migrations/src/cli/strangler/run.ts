@@ -121,6 +121,7 @@ const COMMANDS: Record<string, Command> = {
       interval: { type: 'string' },
       json: { type: 'boolean' },
       'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
     },
     prepare: ([context], values) => {
       const only = context === undefined ? null : contextArg(context);
@@ -130,14 +131,25 @@ const COMMANDS: Record<string, Command> = {
         values['metrics-port'] === undefined
           ? null
           : wholeNumber(String(values['metrics-port']), '--metrics-port', 1, 65535);
-      if (!values.watch && (values.interval !== undefined || metricsPort !== null)) {
-        throw new UsageError('--interval and --metrics-port go with --watch');
+      const metricsHost = text(values, 'metrics-host') ?? '127.0.0.1';
+      if (
+        !values.watch &&
+        (values.interval !== undefined || metricsPort !== null || values['metrics-host'] !== undefined)
+      ) {
+        throw new UsageError('--interval, --metrics-port and --metrics-host go with --watch');
       }
       if (values.watch && values.json) throw new UsageError('--json prints one check; it does not go with --watch');
       return (session, io) =>
         guardCommand(
           session,
-          { context: only, watch: values.watch === true, intervalSeconds, json: values.json === true, metricsPort },
+          {
+            context: only,
+            watch: values.watch === true,
+            intervalSeconds,
+            json: values.json === true,
+            metricsPort,
+            metricsHost,
+          },
           io,
         );
     },

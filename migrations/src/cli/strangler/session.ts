@@ -67,8 +67,8 @@ export class Session {
   control(): Promise<Control> {
     this.#control ??= (async () => {
       await migrateLatest('control', this.config.STRANGLER_DATABASE_URL);
-      // Three: a move holds one for its lock while it records on another.
-      this.#controlKnex = cliKnex(this.config.STRANGLER_DATABASE_URL, 3);
+      // Four: a move holds one for its lock while it measures and records on the others.
+      this.#controlKnex = cliKnex(this.config.STRANGLER_DATABASE_URL, 4);
       return {
         db: this.#controlKnex,
         stages: new StageStore(this.#controlKnex),

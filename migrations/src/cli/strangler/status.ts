@@ -267,6 +267,8 @@ function renderContext(c: ContextStatus, report: StatusReport, print: Print): vo
       '',
       `last setback ${timestamp(h.at)} (${ago(h.at, now)}): ${h.fromStage} → ${h.toStage} at ${h.canaryPercent} %`,
     );
+    // The reason carries the numbers the guard judged on.
+    row('', `  ${h.reason}`);
   }
   if (c.next) {
     row('next', `${c.next.stage}: ${c.next.ok ? 'gate met' : 'gate not met'}`);
