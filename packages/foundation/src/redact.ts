@@ -67,6 +67,9 @@ export function redactText(text: string): string {
   return out;
 }
 
+const MAX_DEPTH = 32;
+const TOO_DEEP = '[redacted: nested too deep]';
+
 function isPlainObject(value: object): value is Record<string, unknown> {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -81,7 +84,9 @@ function isPlainObject(value: object): value is Record<string, unknown> {
  */
 export function redactDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactText(value) as T;
-  if (value === null || typeof value !== 'object' || depth > 10) return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Deeper than any log line needs: what is down there is not walked, so it is not shown either.
+  if (depth > MAX_DEPTH) return TOO_DEEP as T;
   if (Array.isArray(value)) {
     let copy: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {

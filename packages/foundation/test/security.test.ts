@@ -72,6 +72,16 @@ describe('redaction', () => {
     expect(dirty.a.b.c[0]?.password_hash).toBe('x');
   });
 
+  it('shows nothing nested deeper than it walks, so no secret hides below the limit', () => {
+    let deep: Record<string, unknown> = { passwordHash: 'x', note: 'deep' };
+    for (let i = 0; i < 50; i++) deep = { a: deep };
+    expect(JSON.stringify(redactDeep(deep))).not.toContain('"x"');
+    expect(JSON.stringify(redactDeep(deep))).toContain('[redacted: nested too deep]');
+    let shallow: Record<string, unknown> = { passwordHash: 'x' };
+    for (let i = 0; i < 12; i++) shallow = { a: shallow };
+    expect(JSON.stringify(redactDeep(shallow))).toContain(`"passwordHash":"${REDACTED}"`);
+  });
+
   it('redacts secret-shaped text: password hashes, JWTs, bearer credentials, URL passwords', async () => {
     const hash = await hashPassword('correct horse');
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
