@@ -243,6 +243,20 @@ describe('request smuggling and malformed framing', () => {
     expect(received.map((r) => `${r.side} ${r.method} ${r.url}`)).toEqual(['users GET /api/users/3']);
   });
 
+  it('answers every request pipelined before a malformed one, not just the first, then closes', async () => {
+    const [malformed] = FRAMING_CASES;
+    const third = malformed?.request({ host, path: '/api/users/register', body: '{}', smuggledPath: '/api/users/9' });
+    const exchange = await sendRaw(
+      base,
+      `${rawRequest(['GET /api/users/3 HTTP/1.1', `Host: ${host}`])}${get('/api/orders/4')}${third}`,
+      { expectResponses: 2 },
+    );
+    // Both were carried out upstream; both answers reach the client.
+    expect(received.map((r) => `${r.side} ${r.url}`)).toEqual(['users /api/users/3', 'monolith /api/orders/4']);
+    expect(exchange.responses.map((r) => JSON.parse(r.body).from)).toEqual(['users', 'monolith']);
+    expect(exchange.rest).toBe('');
+  });
+
   it('answers two pipelined requests as two, each routed by its own rule', async () => {
     const exchange = await sendRaw(
       base,

@@ -12,6 +12,7 @@ import {
   UnsupportedMediaType,
   ValidationFailed,
 } from '../errors.ts';
+import { trackPendingAnswer } from './server-options.ts';
 
 interface ErrorLike {
   code?: string;
@@ -74,6 +75,11 @@ export function toErrorResponse(
 
 async function errorHandlerPlugin(app: FastifyInstance): Promise<void> {
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+  // Every request is counted on its connection until answered (server-options.ts, clientError).
+  app.addHook('onRequest', (request, reply, done) => {
+    trackPendingAnswer(request.raw.socket, reply.raw);
+    done();
+  });
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toErrorResponse(err, request.id, bodyLimit);
     if (status >= 500) request.log.error({ err }, 'request failed');

@@ -143,6 +143,28 @@ function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: Fast
 
 type ParserError = Error & { code?: string; reason?: unknown };
 
+/** Per connection: requests dispatched and not yet answered, and whether to close once none is left. */
+const pendingAnswers = new WeakMap<Socket, { count: number; closeWhenAnswered: boolean }>();
+
+/**
+ * Counts a request until its answer is done (the error handler plugin calls
+ * it for every request), so a connection closed for a malformed request
+ * pipelined behind others closes only after all of them are answered.
+ */
+export function trackPendingAnswer(socket: Socket, res: ServerResponse): void {
+  let pending = pendingAnswers.get(socket);
+  if (!pending) {
+    pending = { count: 0, closeWhenAnswered: false };
+    pendingAnswers.set(socket, pending);
+  }
+  const p = pending;
+  p.count++;
+  res.once('close', () => {
+    p.count--;
+    if (p.closeWhenAnswered && p.count === 0) socket.end();
+  });
+}
+
 /** The HTTP parser's own short reason (static text, e.g. "Duplicate Content-Length"), or a generic one. */
 function parserReason(err: ParserError): string {
   const reason = typeof err.reason === 'string' ? err.reason : '';
@@ -169,14 +191,15 @@ function clientError(this: FastifyInstance, err: ParserError, socket: Socket): v
   const status = error.statusCode ?? 400;
   const requestId = randomUUID();
   this.log.info({ reqId: requestId, code: error.code, parser: err.code }, 'request refused');
-  // An earlier request pipelined on this connection, received in full, is
-  // still being answered: an answer written now would be read as its answer.
-  // Let it finish, then close. (A request whose own body broke the parser is
-  // not complete: it gets the error below.)
+  // Earlier requests pipelined on this connection, received in full, are
+  // still being answered: an answer written now would be read as theirs.
+  // Let every one of them finish, then close. (A request whose own body broke
+  // the parser is not complete: it gets the error below.)
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (inFlight?.req.complete) {
-    inFlight.shouldKeepAlive = false;
-    inFlight.once('finish', () => socket.end());
+    const pending = pendingAnswers.get(socket);
+    if (pending && pending.count > 0) pending.closeWhenAnswered = true;
+    else inFlight.once('finish', () => socket.end());
     return;
   }
   if (socket.writable && !inFlight?.headersSent) {
