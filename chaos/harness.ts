@@ -164,6 +164,8 @@ export interface ScenarioResult {
   serviceReads: { before: number; during: number; after: number };
   /** From the fault's end to the first read the service answered again; null when it answered none after. */
   serviceBackMs: number | null;
+  /** The longest a write or login waited for the answer that refused it (a 503, a 504): "fail fast", reported. */
+  slowestRefusalMs: number;
   notes: string[];
   wallMs: number;
 }
@@ -300,8 +302,10 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     }
   }
   const failures: ScenarioResult['failures'] = { read: {}, login: {}, write: {} };
+  let slowestRefusalMs = 0;
   for (const f of report.failures) {
     const kind = kindOf(f.method, f.route);
+    if (kind !== 'read' && f.status >= 500) slowestRefusalMs = Math.max(slowestRefusalMs, f.ms);
     byKind[kind].failed++;
     const label = failureLabel(f);
     failures[kind][label] = (failures[kind][label] ?? 0) + 1;
@@ -324,6 +328,7 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     syncCaughtUpMs: behind ? Math.max(0, behind.at - faultEnd) : 0,
     serviceReads,
     serviceBackMs: serviceBack === null ? null : serviceBack - faultEnd,
+    slowestRefusalMs,
     notes,
     wallMs: Date.now() - started,
   };

@@ -47,6 +47,12 @@ export function scenarioTable(r: ScenarioResult, problems: readonly string[]): s
       'half-applied writes',
       `${n(r.audit.halfApplied.length)} (writes whose outcome the client could not know: ${n(r.audit.unknown)})`,
     ],
+    [
+      'slowest refusal',
+      r.slowestRefusalMs === 0
+        ? 'none (no write or login was refused with a 5xx)'
+        : `${s(r.slowestRefusalMs)} from sending to the 5xx that refused a write or login`,
+    ],
     ['drift (reconcile)', `${n(r.drift.forward)} monolith → service, ${n(r.drift.reverse)} service → monolith`],
     ['fault lasted', s(r.faultMs)],
     ['recovery', r.recoveryMs === 0 ? '0 s (no request failed after the fault ended)' : s(r.recoveryMs)],

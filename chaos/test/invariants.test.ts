@@ -20,6 +20,7 @@ const clean = (): ScenarioResult => ({
   syncCaughtUpMs: 0,
   serviceReads: { before: 1, during: 0, after: 1 },
   serviceBackMs: 100,
+  slowestRefusalMs: 0,
   notes: [],
   wallMs: 5000,
 });
@@ -86,7 +87,7 @@ describe('how the tables name requests and failures', () => {
   });
 
   it('labels a failure by status and code, or by how the connection failed', () => {
-    const base = { at: 0, method: 'POST', route: 'register' };
+    const base = { at: 0, method: 'POST', route: 'register', ms: 5 };
     expect(failureLabel({ ...base, status: 0, code: 'ECONNREFUSED', network: 'refused' })).toBe(
       'connection refused (not sent)',
     );

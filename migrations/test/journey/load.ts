@@ -26,6 +26,8 @@ export interface Failure {
   /** The error code of the answer's body; for no answer, the socket's error code. */
   code: string | undefined;
   network?: NetworkFailure;
+  /** From sending to the failure (the answer, or the socket's error). */
+  ms: number;
 }
 
 /** One request's outcome, for timelines: when it was sent, and whether a server answered below 500. */
@@ -155,7 +157,7 @@ export class LoadGenerator {
     last.network = res === undefined ? failure?.network : undefined;
     if (res === undefined) {
       const { code, network } = failure as { code: string; network: NetworkFailure };
-      this.report.failures.push({ at: Date.now(), method, route, status: 0, code, network });
+      this.report.failures.push({ at: Date.now(), method, route, status: 0, code, network, ms: Date.now() - sentAt });
       this.report.byStatus.network = (this.report.byStatus.network ?? 0) + 1;
       this.report.outcomes.push({ at: sentAt, method, route, ok: false });
       return null;
@@ -179,6 +181,7 @@ export class LoadGenerator {
         route,
         status: res.status,
         code: errorCode(res as JsonResponse),
+        ms: Date.now() - sentAt,
       });
     }
     return res;
