@@ -314,6 +314,34 @@ export const guardSetsBack: Scenario = {
   },
 };
 
+export const serviceKilledAtWrites: Scenario = {
+  id: 'service-killed-at-writes',
+  title: 'The users service SIGKILLed while it owns the writes, then restarted',
+  stage: 'writes',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    await stack.serviceProcess.kill('SIGKILL');
+    await sleep(SERVICE_DOWN_MS);
+    faultEnds();
+    await stack.serviceProcess.start();
+  },
+};
+
+export const serviceSlowAtWrites: Scenario = {
+  id: 'service-slow-at-writes',
+  title: `The users service answering ${SLOW_DELAY_MS} ms late while it owns the writes`,
+  stage: 'writes',
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    stack.proxy.delayMs = SLOW_DELAY_MS;
+    await sleep(SLOW_MS);
+    faultEnds();
+    stack.proxy.delayMs = 0;
+  },
+};
+
 /** Every scenario, in the order the suite runs them (each stage's after the previous stage's). */
 export const SCENARIOS: readonly Scenario[] = [
   backfillKilled,
@@ -325,5 +353,8 @@ export const SCENARIOS: readonly Scenario[] = [
   unleashStopped,
   cutoverAborted,
   routerRestarted,
+  serviceKilledAtWrites,
+  serviceSlowAtWrites,
+  // Back to reads (the write cutover in reverse), where the guard watches.
   guardSetsBack,
 ];

@@ -44,6 +44,16 @@ describe('the invariants of a chaos scenario', () => {
     ]);
   });
 
+  it('allow a write of unknown outcome (504, 502) only where the service owns the writes', () => {
+    const r = clean();
+    r.failures.write = { '504 ROUTER_UPSTREAM_TIMEOUT': 1, '502 ROUTER_UPSTREAM_BROKEN': 2 };
+    expect(invariantProblems(r)).toEqual([
+      'writes failed otherwise than fast and documented: 504 ROUTER_UPSTREAM_TIMEOUT, 502 ROUTER_UPSTREAM_BROKEN',
+    ]);
+    r.stage = 'writes';
+    expect(invariantProblems(r)).toEqual([]);
+  });
+
   it('allow a login the service timed out to get the documented 504, never a read', () => {
     const r = clean();
     r.failures.login = { '504 ROUTER_UPSTREAM_TIMEOUT': 1 };

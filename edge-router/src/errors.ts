@@ -13,6 +13,11 @@ export const UpstreamTimeout = defineError(
   504,
   'The %s did not answer in time; the request may or may not have been applied',
 );
+export const UpstreamBroken = defineError(
+  'ROUTER_UPSTREAM_BROKEN',
+  502,
+  'The %s closed the connection before answering; the request may or may not have been applied',
+);
 export const WritesHeld = defineError(
   'ROUTER_WRITES_HELD',
   503,

@@ -3,7 +3,7 @@ import { type FenceMember, type Side, type TrafficRecorder, WritesHeldError } fr
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Decision, decide, pinsReads } from './decide.ts';
 import type { NoiseRule } from './diff.ts';
-import { AmbiguousPath, UpstreamTimeout, UpstreamUnavailable, WritesHeld } from './errors.ts';
+import { AmbiguousPath, UpstreamBroken, UpstreamTimeout, UpstreamUnavailable, WritesHeld } from './errors.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import {
   type IdentityResolver,
@@ -49,8 +49,11 @@ declare module 'fastify' {
   }
 }
 
+/** The client's answer to a failed attempt: a 503 only when nothing was sent, else an answer that says the outcome is unknown. */
 function failureFor(err: UpstreamError, what: string): Error {
-  return err.kind === 'timeout' ? new UpstreamTimeout(what) : new UpstreamUnavailable(what);
+  if (err.kind === 'timeout') return new UpstreamTimeout(what);
+  if (err.kind === 'broken') return new UpstreamBroken(what);
+  return new UpstreamUnavailable(what);
 }
 
 /**

@@ -31,7 +31,13 @@ export interface UpstreamResponse {
   body: Buffer;
 }
 
-export type UpstreamFailure = 'timeout' | 'unavailable' | 'breaker-open';
+/**
+ * How one attempt failed, as far as what the upstream did is concerned:
+ * `unavailable` and `breaker-open`: the request was never sent (nothing was
+ * done); `timeout`: sent, no answer in time; `broken`: sent, and the
+ * connection failed before the answer came (the upstream may have done it).
+ */
+export type UpstreamFailure = 'timeout' | 'unavailable' | 'breaker-open' | 'broken';
 
 export class UpstreamError extends Error {
   readonly kind: UpstreamFailure;
@@ -44,7 +50,34 @@ export class UpstreamError extends Error {
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Failures before the request could leave: no connection was made. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** The undici error's code, or its cause's (a connect error carries the socket's). */
+function codeOf(err: unknown): string {
+  let cause: unknown = err;
+  for (let depth = 0; cause && depth < 3; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+function failureOf(err: unknown): UpstreamFailure {
+  const code = codeOf(err);
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (NOT_SENT_CODES.has(code)) return 'unavailable';
+  return 'broken';
+}
 
 export class Upstream {
   readonly name: string;
@@ -96,9 +129,7 @@ export class Upstream {
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
     } catch (err) {
       this.breaker.recordFailure();
-      const code = (err as { code?: string }).code ?? '';
-      const timedOut = TIMEOUT_CODES.has(code);
-      throw new UpstreamError(this.name, timedOut ? 'timeout' : 'unavailable', err);
+      throw new UpstreamError(this.name, failureOf(err), err);
     }
   }
 

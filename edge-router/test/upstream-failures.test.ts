@@ -8,9 +8,11 @@ import { buildApp } from '../src/app.ts';
 import { testConfig } from '../src/config.ts';
 
 /**
- * A service that does not answer in time: a read is answered by the monolith
- * instead, a write (sent to one side only, never twice) gets the router's
- * documented 504, which says its outcome is unknown, never a 500.
+ * What a client is told when the service fails a request, by what the router
+ * knows of it: a read is answered by the monolith instead; a write (sent to
+ * one side only, never twice) gets 503 only when it was never sent, else an
+ * answer that says its outcome is unknown (504 no answer in time, 502 the
+ * connection broke after sending), never a 500.
  */
 
 // Users on their service for reads and writes.
@@ -24,11 +26,16 @@ const servers: Server[] = [];
 let router: FastifyInstance;
 let base: string;
 
-async function upstream(side: string, hang: boolean): Promise<string> {
+async function upstream(side: string, failing: boolean): Promise<string> {
   const server = createServer((req, res) => {
     seen.push({ side, method: req.method ?? '', url: req.url ?? '' });
     req.resume();
-    if (hang) return; // never answers; the router's timeout must
+    if (failing && req.url === '/api/users/8') {
+      // Takes the request, then dies before answering (as a process killed mid-write does).
+      req.on('end', () => req.socket.destroy());
+      return;
+    }
+    if (failing) return; // never answers; the router's timeout must
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ from: side }));
   });
@@ -58,6 +65,9 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
+const put = (url: string) =>
+  fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'X' }) });
+
 describe('a service past the router timeout', () => {
   it('has its read answered by the monolith', async () => {
     seen.length = 0;
@@ -79,5 +89,42 @@ describe('a service past the router timeout', () => {
     expect(body.error.code).toBe('ROUTER_UPSTREAM_TIMEOUT');
     expect(body.error.message).toContain('may or may not have been applied');
     expect(seen).toEqual([{ side: 'users', method: 'PUT', url: '/api/users/7' }]);
+  });
+});
+
+describe('a service that breaks the connection after taking a write', () => {
+  it('has the write answered 502 ROUTER_UPSTREAM_BROKEN (outcome unknown), not a 503 that says nothing was done', async () => {
+    seen.length = 0;
+    const res = await put(`${base}/api/users/8`);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('ROUTER_UPSTREAM_BROKEN');
+    expect(body.error.message).toContain('may or may not have been applied');
+    expect(seen).toEqual([{ side: 'users', method: 'PUT', url: '/api/users/8' }]);
+  });
+});
+
+describe('a service nobody listens for', () => {
+  it('has the write answered 503 ROUTER_UPSTREAM_UNAVAILABLE: it was never sent', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const monolith = await upstream('monolith', false);
+    const alone = await buildApp(
+      testConfig({ MONOLITH_URL: monolith, USERS_SERVICE_URL: `http://127.0.0.1:${port}`, BREAKER_FAILURES: '100' }),
+      { flags: staticFlagSource(FLAGS) },
+    );
+    try {
+      const url = await alone.listen({ host: '127.0.0.1', port: 0 });
+      seen.length = 0;
+      const res = await put(`${url}/api/users/7`);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ROUTER_UPSTREAM_UNAVAILABLE');
+      expect(seen).toEqual([]);
+    } finally {
+      await alone.close();
+    }
   });
 });
