@@ -138,10 +138,11 @@ export const redisKilled: Scenario = {
   },
 };
 
-export const serviceKilled: Scenario = {
-  id: 'service-killed',
-  title: 'The users service SIGKILLed during canary, then restarted',
-  stage: 'canary',
+/** The users service SIGKILLed, then started again: at canary it serves some reads, at writes it owns the writes. */
+const serviceKilledAt = (stage: 'canary' | 'writes', id: string, title: string): Scenario => ({
+  id,
+  title,
+  stage,
   warmupMs: WARMUP_MS,
   afterMs: AFTER_MS,
   async inject({ stack, sleep, faultEnds }: FaultContext) {
@@ -150,7 +151,28 @@ export const serviceKilled: Scenario = {
     faultEnds();
     await stack.serviceProcess.start();
   },
-};
+});
+
+/** The users service answering late, past the router's timeout, for SLOW_MS. */
+const serviceSlowAt = (stage: 'canary' | 'writes', id: string, title: string): Scenario => ({
+  id,
+  title,
+  stage,
+  warmupMs: WARMUP_MS,
+  afterMs: AFTER_MS,
+  async inject({ stack, sleep, faultEnds }: FaultContext) {
+    stack.proxy.delayMs = SLOW_DELAY_MS;
+    await sleep(SLOW_MS);
+    faultEnds();
+    stack.proxy.delayMs = 0;
+  },
+});
+
+export const serviceKilled = serviceKilledAt(
+  'canary',
+  'service-killed',
+  'The users service SIGKILLed during canary, then restarted',
+);
 
 export const serviceConnectionsDropped: Scenario = {
   id: 'service-db-connections-dropped',
@@ -168,19 +190,11 @@ export const serviceConnectionsDropped: Scenario = {
   },
 };
 
-export const serviceSlow: Scenario = {
-  id: 'service-slow',
-  title: `The users service answering ${SLOW_DELAY_MS} ms late, past the router's ${SERVICE_TIMEOUT_MS} ms timeout`,
-  stage: 'canary',
-  warmupMs: WARMUP_MS,
-  afterMs: AFTER_MS,
-  async inject({ stack, sleep, faultEnds }: FaultContext) {
-    stack.proxy.delayMs = SLOW_DELAY_MS;
-    await sleep(SLOW_MS);
-    faultEnds();
-    stack.proxy.delayMs = 0;
-  },
-};
+export const serviceSlow = serviceSlowAt(
+  'canary',
+  'service-slow',
+  `The users service answering ${SLOW_DELAY_MS} ms late, past the router's ${SERVICE_TIMEOUT_MS} ms timeout`,
+);
 
 export const unleashStopped: Scenario = {
   id: 'unleash-stopped',
@@ -314,33 +328,17 @@ export const guardSetsBack: Scenario = {
   },
 };
 
-export const serviceKilledAtWrites: Scenario = {
-  id: 'service-killed-at-writes',
-  title: 'The users service SIGKILLed while it owns the writes, then restarted',
-  stage: 'writes',
-  warmupMs: WARMUP_MS,
-  afterMs: AFTER_MS,
-  async inject({ stack, sleep, faultEnds }: FaultContext) {
-    await stack.serviceProcess.kill('SIGKILL');
-    await sleep(SERVICE_DOWN_MS);
-    faultEnds();
-    await stack.serviceProcess.start();
-  },
-};
+export const serviceKilledAtWrites = serviceKilledAt(
+  'writes',
+  'service-killed-at-writes',
+  'The users service SIGKILLed while it owns the writes, then restarted',
+);
 
-export const serviceSlowAtWrites: Scenario = {
-  id: 'service-slow-at-writes',
-  title: `The users service answering ${SLOW_DELAY_MS} ms late while it owns the writes`,
-  stage: 'writes',
-  warmupMs: WARMUP_MS,
-  afterMs: AFTER_MS,
-  async inject({ stack, sleep, faultEnds }: FaultContext) {
-    stack.proxy.delayMs = SLOW_DELAY_MS;
-    await sleep(SLOW_MS);
-    faultEnds();
-    stack.proxy.delayMs = 0;
-  },
-};
+export const serviceSlowAtWrites = serviceSlowAt(
+  'writes',
+  'service-slow-at-writes',
+  `The users service answering ${SLOW_DELAY_MS} ms late while it owns the writes`,
+);
 
 /** Every scenario, in the order the suite runs them (each stage's after the previous stage's). */
 export const SCENARIOS: readonly Scenario[] = [
