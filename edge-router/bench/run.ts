@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
-import { writeBenchmarkSection } from '../../scripts/lib/benchmarks-doc.ts';
+import { writeBenchmarkSectionPart } from '../../scripts/lib/benchmarks-doc.ts';
 
 /**
  * `pnpm bench:router`: the router against its limit and its peer, in one run.
@@ -16,6 +16,18 @@ import { writeBenchmarkSection } from '../../scripts/lib/benchmarks-doc.ts';
  *   nginx    nginx as reverse proxy, when it is installed
  * For each: requests/s at saturation, then p50/p99 latency at a fixed rate, on
  * a GET and a POST. Results are printed and written into docs/benchmarks.md.
+ *
+ * Then, in the same run and on the same requests, two router processes
+ * against one (the `processes` part of the section). Two processes are two
+ * independent routers on two ports, and the load generator spreads its
+ * connections over both, as a Service spreads connections over router pods:
+ * nothing sits in front of them that production does not have (a cluster
+ * primary would be a third process on two cores, and production has none).
+ * Pinned, the first process keeps the proxy's CPU and the second gets the
+ * other one, which it shares with the load generator and the upstream: this
+ * machine has no third core. One and two processes (and direct, the ceiling of
+ * load generator and upstream) are measured back to back in each round, in
+ * alternating order, and the ratio of two to one is the median over rounds.
  *
  * How latency is measured, and why (the "added p99" is a difference of two
  * tails, so anything that is not the proxy must be the same on both sides):
@@ -47,9 +59,16 @@ const HELP = `Usage: pnpm bench:router [options]
   --quiet-max <%>       a round is quiet when other processes use less than this share of the machine
                         while it runs; the harness waits for that before each round (default 15)
   --quiet-wait <s>      the most the whole run waits for quiet; after that, rounds run as they come (default 900)
+  --processes-rounds <n>  rounds of two router processes against one, each at saturation for --duration s
+                        and at the fixed rate for --round-seconds s (default 3)
+  --no-processes        measure one router process only; the processes part of the doc is kept as it is
+  --quick               a smoke run: --duration 2 --rounds 1 --round-seconds 1 --quiet-wait 0 --processes-rounds 1
   --no-pin              do not pin processes to CPUs (to compare)
   --no-write            print the tables without updating docs/benchmarks.md
 `;
+
+/** The parts of the doc's router section, in their order there. */
+const PARTS = ['proxies', 'processes'] as const;
 
 const _ROOT = resolve(import.meta.dirname, '../..');
 const BENCH = import.meta.dirname;
@@ -187,6 +206,45 @@ class BackgroundLoad {
   }
 }
 
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * Starts an interval; the function it returns gives the cores the processes
+ * `pids` used meanwhile together (1 = one core busy all the time), from
+ * /proc, or null where there is none.
+ */
+function beginCpu(pids: number[]): () => number | null {
+  const ticks = () => {
+    let sum = 0;
+    for (const pid of pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum += Number(rest[11]) + Number(rest[12]);
+    }
+    return sum;
+  };
+  let from: number;
+  try {
+    from = ticks();
+  } catch {
+    return () => null;
+  }
+  const started = performance.now();
+  return () => {
+    try {
+      return (ticks() - from) / CLOCK_TICKS / ((performance.now() - started) / 1000);
+    } catch {
+      return null;
+    }
+  };
+}
+
 interface WakeUps {
   count: number;
   /** Share (%) of wake-ups more than 1 ms late. */
@@ -233,9 +291,17 @@ interface Saturation {
   errors: number;
 }
 
-async function saturate(port: number, method: Method, seconds: number, connections: number): Promise<Saturation> {
+/** Several ports: the connections are spread evenly over them (autocannon takes them in turn). */
+async function saturate(
+  port: number | number[],
+  method: Method,
+  seconds: number,
+  connections: number,
+): Promise<Saturation> {
+  const urls = [port].flat().map((p) => `http://127.0.0.1:${p}${PATHS[method]}`);
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}${PATHS[method]}`,
+    // autocannon takes several URLs (connection i goes to URL i mod n); its types know one.
+    url: urls as unknown as string,
     method,
     connections,
     duration: seconds,
@@ -261,13 +327,19 @@ interface Latency {
  * time, and each is timed from its scheduled start. A short warm-up on the
  * same connections comes first and is not counted.
  */
-async function measureLatency(port: number, method: Method, rate: number, seconds: number): Promise<Latency> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64, pipelining: 1 });
+async function measureLatency(
+  port: number | number[],
+  method: Method,
+  rate: number,
+  seconds: number,
+): Promise<Latency> {
+  // Several ports: one pool each, and the requests take them in turn.
+  const pools = [port].flat().map((p) => new Pool(`http://127.0.0.1:${p}`, { connections: 64, pipelining: 1 }));
   try {
-    await onSchedule(pool, method, rate, Math.ceil(rate / 4), () => {});
+    await onSchedule(pools, method, rate, Math.ceil(rate / 4), () => {});
     const latencies: number[] = [];
     let errors = 0;
-    await onSchedule(pool, method, rate, rate * seconds, (ms, ok) => {
+    await onSchedule(pools, method, rate, rate * seconds, (ms, ok) => {
       if (ok) latencies.push(ms);
       else errors++;
     });
@@ -275,12 +347,12 @@ async function measureLatency(port: number, method: Method, rate: number, second
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
     return { p50: at(0.5), p99: at(0.99), errors };
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 }
 
 async function onSchedule(
-  pool: Pool,
+  pools: Pool[],
   method: Method,
   rate: number,
   count: number,
@@ -294,7 +366,7 @@ async function onSchedule(
       await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(wait))));
     }
     inFlight.push(
-      pool
+      (pools[i % pools.length] as Pool)
         .request({
           method,
           path: PATHS[method],
@@ -340,29 +412,36 @@ const median = (values: number[]) => {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string' },
       rate: { type: 'string', default: '1000' },
       connections: { type: 'string', default: '50' },
-      rounds: { type: 'string', default: '5' },
-      'round-seconds': { type: 'string', default: '3' },
+      rounds: { type: 'string' },
+      'round-seconds': { type: 'string' },
       'quiet-max': { type: 'string', default: '15' },
-      'quiet-wait': { type: 'string', default: '900' },
+      'quiet-wait': { type: 'string' },
+      'processes-rounds': { type: 'string' },
+      'no-processes': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return void process.stdout.write(HELP);
-  const seconds = Number(values.duration);
+  const quick = values.quick;
+  const seconds = Number(values.duration ?? (quick ? '2' : '10'));
   const rate = Number(values.rate);
   const connections = Number(values.connections);
-  const rounds = Number(values.rounds);
-  const roundSeconds = Number(values['round-seconds']);
+  const rounds = Number(values.rounds ?? (quick ? '1' : '5'));
+  const roundSeconds = Number(values['round-seconds'] ?? (quick ? '1' : '3'));
   const quietMax = Number(values['quiet-max']);
-  const quietWait = Number(values['quiet-wait']);
-  if (![seconds, rate, connections, rounds, roundSeconds].every((n) => Number.isInteger(n) && n > 0)) {
+  const quietWait = Number(values['quiet-wait'] ?? (quick ? '0' : '900'));
+  const processesRounds = Number(values['processes-rounds'] ?? (quick ? '1' : '3'));
+  const withProcesses = !values['no-processes'];
+  const command = `pnpm bench:router${quick ? ' --quick' : ''}`;
+  if (![seconds, rate, connections, rounds, roundSeconds, processesRounds].every((n) => Number.isInteger(n) && n > 0)) {
     console.error(
-      'error: --duration, --rate, --connections, --rounds and --round-seconds must be positive whole numbers',
+      'error: --duration, --rate, --connections, --rounds, --round-seconds and --processes-rounds must be positive whole numbers',
     );
     process.exitCode = 2;
     return;
@@ -392,6 +471,12 @@ async function main(): Promise<void> {
       pinning?.proxy ?? null,
     );
     procs.push(router.child);
+    // The second router process, for the processes part: pinned, the CPU it
+    // gets is the one the load generator and upstream use (see the header).
+    const router2 = withProcesses
+      ? await start(join(BENCH, 'router-process.ts'), { PORT: '0', MONOLITH_URL: upstreamUrl }, pinning?.load ?? null)
+      : null;
+    if (router2) procs.push(router2.child);
     const nginx = await startNginx(stub.port, 18080 + Math.floor(Math.random() * 1000), pinning?.proxy ?? null);
     if (nginx) procs.push(nginx.child);
     const load = BackgroundLoad.available()
@@ -478,6 +563,7 @@ async function main(): Promise<void> {
       }
     }
     const table = render(rows, {
+      command,
       seconds,
       rate,
       connections,
@@ -492,17 +578,54 @@ async function main(): Promise<void> {
     });
     console.log(`\n${table}`);
     if (!values['no-write']) {
-      writeBenchmarkSection('router', 'Edge router', table);
-      console.log('docs/benchmarks.md updated.');
+      writeBenchmarkSectionPart('router', 'Edge router', 'proxies', table, PARTS);
+      console.log('docs/benchmarks.md updated (the proxies part).');
+    }
+
+    if (router2) {
+      const measured = await measureProcesses({
+        ports: { direct: stub.port, one: [router.port], two: [router.port, router2.port] },
+        routerPids: { one: [router.child.pid ?? 0], two: [router.child.pid ?? 0, router2.child.pid ?? 0] },
+        loadPids: [process.pid, stub.child.pid ?? 0],
+        methods,
+        seconds,
+        connections,
+        rate,
+        roundSeconds,
+        rounds: processesRounds,
+        load,
+        quietMax,
+        waitUntil,
+      });
+      const part = renderProcesses(measured, {
+        command,
+        seconds,
+        rate,
+        connections,
+        roundSeconds,
+        pinning,
+        quietMax: load ? quietMax : null,
+        redis: Boolean(process.env.REDIS_URL),
+      });
+      console.log(`\n${part}`);
+      if (!values['no-write']) {
+        writeBenchmarkSectionPart('router', 'Edge router', 'processes', part, PARTS);
+        console.log('docs/benchmarks.md updated (the processes part).');
+      }
     }
   } finally {
     for (const p of procs) p.kill('SIGTERM');
   }
 }
 
+/** The date and the machine, for a measurement note. */
+const measuredOn = () =>
+  `${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+
 function render(
   rows: Row[],
   run: {
+    command: string;
     seconds: number;
     rate: number;
     connections: number;
@@ -534,7 +657,9 @@ function render(
       ? ''
       : ` A round is quiet when other processes used less than ${run.quietMax} % of the machine while it ran (the harness waits for that before each round, within a time budget); only quiet rounds count when there are any.${run.saturationBackground === null ? '' : ` During the saturation measurements other processes used ${run.saturationBackground.toFixed(0)} %.`}`;
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, with \`pnpm bench:router\`. ${setup} Saturation: autocannon, ${run.connections} connections, ${run.seconds} s per target. Latency: ${run.rate} req/s on a fixed schedule, each request timed from its scheduled start (no coordinated omission), in interleaved rounds of ${run.roundSeconds} s per target (${rounds.join(', ')}); p50 and p99 are medians over the rounds, and the added p99 is the median over the rounds of (target p99 − direct p99 in the same round), with the smallest and largest round in brackets.${quiet} The router runs ${run.redis ? 'with Redis (traffic counts, write fence)' : 'without Redis (no traffic counts or write fence)'}.${stalls}${run.nginx ? '' : ' nginx was not installed, so it is not in this run.'}`,
+    '### Against the limit and its peers',
+    '',
+    `Measured ${measuredOn()}, with \`${run.command}\`. ${setup} Saturation: autocannon, ${run.connections} connections, ${run.seconds} s per target. Latency: ${run.rate} req/s on a fixed schedule, each request timed from its scheduled start (no coordinated omission), in interleaved rounds of ${run.roundSeconds} s per target (${rounds.join(', ')}); p50 and p99 are medians over the rounds, and the added p99 is the median over the rounds of (target p99 − direct p99 in the same round), with the smallest and largest round in brackets.${quiet} The router runs ${run.redis ? 'with Redis (traffic counts, write fence)' : 'without Redis (no traffic counts or write fence)'}.${stalls}${run.nginx ? '' : ' nginx was not installed, so it is not in this run.'}`,
     '',
     '| request | target | req/s at saturation | vs direct | p50 ms at fixed rate | p99 ms at fixed rate | p99 added vs direct | errors |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
@@ -555,6 +680,164 @@ function render(
     '',
     `Target, p99 added < 1 ms at ${run.rate} req/s: ${met ? 'met' : 'not met'} in this run (router: ${router.map((r) => `${r.method} ${ms(median(r.added))}`).join(', ')})${trusted ? '' : ", but with no quiet round this measures the machine's load more than the router"}.`,
   );
+  return lines.join('\n');
+}
+
+type Setup = 'direct' | 'one' | 'two';
+const SETUPS: readonly Setup[] = ['direct', 'one', 'two'];
+const SETUP_NAMES: Record<Setup, string> = {
+  direct: 'direct (the ceiling here)',
+  one: 'edge-router, one process',
+  two: 'edge-router, two processes',
+};
+
+interface ProcessesRound {
+  method: Method;
+  sat: Record<Setup, Saturation>;
+  /** Cores used during each saturation: by the router processes, and by the load generator and upstream. */
+  routerCores: Record<Setup, number | null>;
+  loadCores: Record<Setup, number | null>;
+  latency: Record<Setup, Latency>;
+  /** Share (%) of the machine other processes used while the round ran. */
+  background: number;
+  quiet: boolean;
+}
+
+/**
+ * Two router processes against one, and direct as the ceiling: each round
+ * takes one request kind and measures every setup at saturation, then at the
+ * fixed rate, back to back, in an order that reverses from round to round.
+ * Rounds go on until each kind has `rounds` quiet ones, or, once the run's
+ * budget for waiting is spent, `rounds` in all (as for the latency rounds).
+ */
+async function measureProcesses(o: {
+  ports: Record<Setup, number | number[]>;
+  routerPids: { one: number[]; two: number[] };
+  loadPids: number[];
+  methods: readonly Method[];
+  seconds: number;
+  connections: number;
+  rate: number;
+  roundSeconds: number;
+  rounds: number;
+  load: BackgroundLoad | null;
+  quietMax: number;
+  waitUntil: number;
+}): Promise<ProcessesRound[]> {
+  for (const method of o.methods) for (const setup of SETUPS) await saturate(o.ports[setup], method, 2, 10);
+  const done: ProcessesRound[] = [];
+  const of = (m: Method) => done.filter((r) => r.method === m);
+  const enough = (m: Method) =>
+    of(m).filter((r) => r.quiet).length >= o.rounds || (performance.now() >= o.waitUntil && of(m).length >= o.rounds);
+  for (let r = 0; !o.methods.every(enough); r++) {
+    const method = o.methods[r % o.methods.length] as Method;
+    if (enough(method)) continue;
+    if (o.load) await o.load.quiet(o.quietMax, Math.max(0, o.waitUntil - performance.now()));
+    const end = o.load?.begin();
+    const order = Math.floor(r / o.methods.length) % 2 === 0 ? SETUPS : [...SETUPS].reverse();
+    const sat = {} as Record<Setup, Saturation>;
+    const routerCores = {} as Record<Setup, number | null>;
+    const loadCores = {} as Record<Setup, number | null>;
+    for (const setup of order) {
+      const endRouters = setup === 'direct' ? () => null : beginCpu(o.routerPids[setup]);
+      const endLoad = beginCpu(o.loadPids);
+      sat[setup] = await saturate(o.ports[setup], method, o.seconds, o.connections);
+      routerCores[setup] = endRouters();
+      loadCores[setup] = endLoad();
+    }
+    const latency = {} as Record<Setup, Latency>;
+    for (const setup of order) latency[setup] = await measureLatency(o.ports[setup], method, o.rate, o.roundSeconds);
+    const background = end ? end() : 0;
+    const round: ProcessesRound = {
+      method,
+      sat,
+      routerCores,
+      loadCores,
+      latency,
+      background,
+      quiet: background < o.quietMax,
+    };
+    done.push(round);
+    const cores = (n: number | null) => (n === null ? '' : `, ${n.toFixed(2)} cores`);
+    console.log(
+      `${method} processes round ${of(method).length} (${round.quiet ? 'quiet' : 'NOISY'}: others used ${background.toFixed(0)} % of the machine): ${SETUPS.map(
+        (setup) =>
+          `${setup} ${Math.round(sat[setup].rps)} req/s${cores(routerCores[setup])}, p50 ${latency[setup].p50.toFixed(2)} p99 ${latency[setup].p99.toFixed(2)}`,
+      ).join('; ')}; two/one ${(sat.two.rps / sat.one.rps).toFixed(2)}`,
+    );
+  }
+  return done;
+}
+
+function renderProcesses(
+  all: ProcessesRound[],
+  run: {
+    command: string;
+    seconds: number;
+    rate: number;
+    connections: number;
+    roundSeconds: number;
+    pinning: Pinning | null;
+    quietMax: number | null;
+    redis: boolean;
+  },
+): string {
+  const methods = [...new Set(all.map((r) => r.method))];
+  // Only quiet rounds count when a request kind has any; else all, and the note says so.
+  const counted = (m: Method) => {
+    const rounds = all.filter((r) => r.method === m);
+    const quiet = rounds.filter((r) => r.quiet);
+    return quiet.length > 0 && run.quietMax !== null ? quiet : rounds;
+  };
+  const range = (values: number[]) =>
+    values.length > 1 ? ` (${Math.min(...values).toFixed(2)} to ${Math.max(...values).toFixed(2)})` : '';
+  const cores = (values: Array<number | null>) => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length ? median(known).toFixed(2) : '–';
+  };
+  const setup = run.pinning
+    ? `Pinned with taskset: the load generator and the upstream on CPU ${run.pinning.load}; the first router process alone on CPU ${run.pinning.proxy} (as in the table above), the second on CPU ${run.pinning.load}, shared with the load generator and the upstream, since this machine has no third core.`
+    : 'Not pinned: the load generator, the upstream and the router processes share every core.';
+  const roundsNote = methods
+    .map((m) => {
+      const rounds = all.filter((r) => r.method === m);
+      const quiet = rounds.filter((r) => r.quiet).length;
+      if (run.quietMax === null) return `${rounds.length} ${m} rounds`;
+      return quiet > 0
+        ? `${quiet} quiet ${m} rounds${rounds.length > quiet ? ` (${rounds.length - quiet} noisy left out)` : ''}`
+        : `${rounds.length} ${m} rounds, NONE of them quiet`;
+    })
+    .join(', ');
+  const backgrounds = all.map((r) => r.background);
+  const load =
+    run.quietMax === null
+      ? ''
+      : ` Other processes used ${median(backgrounds).toFixed(0)} % of the machine in the median round (${Math.min(...backgrounds).toFixed(0)} to ${Math.max(...backgrounds).toFixed(0)} %); a round counts as quiet under ${run.quietMax} %.`;
+  const lines = [
+    '### Two router processes against one',
+    '',
+    `Measured ${measuredOn()}, with \`${run.command}\`, in the same run as the table above and on the same requests. Two processes are two routers on two ports, and the load generator spreads its connections evenly over both (${run.connections / 2} each), as a Service spreads them over router pods. ${setup} Each round measures direct, one process and two processes back to back, in an order reversed from round to round (${roundsNote}): saturation with autocannon, ${run.connections} connections, ${run.seconds} s each, with the CPU the router processes and the load generator plus upstream used meanwhile, in cores; then ${run.rate} req/s on a fixed schedule for ${run.roundSeconds} s each (two processes: every other request to each). Figures are medians over the rounds; "vs one process" is the median over the rounds of the ratio within each round, with the smallest and largest in brackets.${load} The routers run ${run.redis ? 'with Redis (traffic counts, write fence)' : 'without Redis (no traffic counts or write fence)'}.`,
+    '',
+    '| request | target | req/s at saturation | vs one process | router CPU, cores | load generator + upstream CPU, cores | p50 ms at fixed rate | p99 ms at fixed rate | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const summary: string[] = [];
+  for (const method of methods) {
+    const rounds = counted(method);
+    for (const s of SETUPS) {
+      const ratios = rounds.map((r) => r.sat[s].rps / r.sat.one.rps);
+      const errors = rounds.reduce((n, r) => n + r.sat[s].errors + r.latency[s].errors, 0);
+      lines.push(
+        `| ${method} | ${SETUP_NAMES[s]} | ${Math.round(median(rounds.map((r) => r.sat[s].rps)))} | ${median(ratios).toFixed(2)}${s === 'one' ? '' : range(ratios)} | ${s === 'direct' ? '–' : cores(rounds.map((r) => r.routerCores[s]))} | ${cores(rounds.map((r) => r.loadCores[s]))} | ${median(rounds.map((r) => r.latency[s].p50)).toFixed(2)} | ${median(rounds.map((r) => r.latency[s].p99)).toFixed(2)} | ${errors} |`,
+      );
+    }
+    const ratio = (f: (r: ProcessesRound, s: Setup) => number) =>
+      median(rounds.map((r) => f(r, 'two') / f(r, 'one'))).toFixed(2);
+    summary.push(
+      `${method} ${ratio((r, s) => r.sat[s].rps)} × the requests/s at saturation, p50 ${ratio((r, s) => r.latency[s].p50)} × and p99 ${ratio((r, s) => r.latency[s].p99)} × at ${run.rate} req/s`,
+    );
+  }
+  lines.push('', `Two processes against one, in this run: ${summary.join('; ')}.`);
   return lines.join('\n');
 }
 
