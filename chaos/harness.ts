@@ -7,6 +7,7 @@ import { nextStage, STAGES, type Stage } from '../migrations/src/stages/stages.t
 import { OUTBOX_TABLE } from '../migrations/src/sync/capture.ts';
 import { captureLag } from '../migrations/src/sync/outbox.ts';
 import { reconcile } from '../migrations/src/sync/reconcile.ts';
+import { DelayProxy } from '../migrations/test/journey/delay-proxy.ts';
 import { type Failure, LoadGenerator, type LoadReport } from '../migrations/test/journey/load.ts';
 import { type Stack, startStack } from '../migrations/test/journey/stack.ts';
 import {
@@ -16,7 +17,7 @@ import {
   type UsersAudit,
   type UsersLoadOptions,
 } from '../migrations/test/journey/users-workload.ts';
-import { ChaosRedis, ChaosUnleash, DelayProxy, requireBinary } from './infra.ts';
+import { ChaosRedis, ChaosUnleash, requireBinary } from './infra.ts';
 
 /**
  * The chaos suite's stack and the frame every scenario runs in: the users

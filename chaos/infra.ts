@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadFlagsConfig, type RunningUnleash, startUnleashServer, UnleashAdminApi } from '@strangler/flags';
@@ -10,8 +9,9 @@ import { freePort } from '@strangler/foundation/testing';
 
 /**
  * The servers the chaos suite kills, of its own so no one else's run is hurt:
- * a redis-server on a free port, an Unleash on its own database, and a TCP
- * proxy in front of the service that can make it slow without changing it.
+ * a redis-server on a free port and an Unleash on its own database. The TCP
+ * proxy that makes the service slow is shared with the journeys
+ * (migrations/test/journey/delay-proxy.ts).
  */
 
 /** Fails with what to install rather than skipping: the suite proves nothing without the real server. */
@@ -145,65 +145,6 @@ export class ChaosUnleash {
     await withAdminClient(this.#postgresUrl, (c) =>
       c.query(`DROP DATABASE IF EXISTS "${this.#database}" WITH (FORCE)`),
     );
-  }
-}
-
-/**
- * A TCP proxy in front of a server that holds every byte of its answers for
- * `delayMs` (0: none), so the server looks slow to its callers while its code
- * and its database are untouched.
- */
-export class DelayProxy {
-  delayMs = 0;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #target: { host: string; port: number };
-
-  private constructor(target: { host: string; port: number }) {
-    this.#target = target;
-    this.#server = createServer((client) => this.#accept(client));
-  }
-
-  static async start(targetUrl: string): Promise<DelayProxy> {
-    const target = new URL(targetUrl);
-    const proxy = new DelayProxy({ host: target.hostname, port: Number(target.port) });
-    proxy.#server.listen(0, '127.0.0.1');
-    await once(proxy.#server, 'listening');
-    return proxy;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
-  }
-
-  #accept(client: Socket): void {
-    const upstream = tcpConnect(this.#target);
-    for (const s of [client, upstream]) {
-      this.#sockets.add(s);
-      s.once('close', () => this.#sockets.delete(s));
-    }
-    // A dropped connection on either side drops the other, as it would without the proxy.
-    client.once('error', () => upstream.destroy());
-    client.once('close', () => upstream.destroy());
-    upstream.once('error', () => client.destroy());
-    client.pipe(upstream);
-    // The answer's bytes, in order, each held for the delay in force when it arrived.
-    let chain = Promise.resolve();
-    const later = (fn: () => void) => {
-      const due = Date.now() + this.delayMs;
-      chain = chain.then(async () => {
-        const wait = due - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        if (!client.destroyed) fn();
-      });
-    };
-    upstream.on('data', (chunk: Buffer) => later(() => client.write(chunk)));
-    upstream.once('end', () => later(() => client.end()));
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
 

@@ -11,7 +11,20 @@ import { loadStranglerConfig } from './strangler/config.ts';
 import { UsageError } from './strangler/output.ts';
 import { Session } from './strangler/session.ts';
 
-const HELP = `Usage: pnpm sync:worker <context> [--concurrency <n>]
+/** What one process runs: a deployment keeps relays few and scales apply workers on queue depth. */
+const ROLES = ['relay', 'apply', 'all'] as const;
+type Role = (typeof ROLES)[number];
+
+/**
+ * How long a stop may take: the relay's batch in progress and the apply jobs
+ * in hand. An apply waits on row locks in the target, so without a bound a
+ * lock held elsewhere would keep the process alive; past it the process
+ * exits 1, and its jobs go back to the queue once their lock lapses (BullMQ's
+ * stalled check, ApplyWorker's lockDurationMs), so nothing is lost either way.
+ */
+const CLOSE_BOUND_MS = 20_000;
+
+const HELP = `Usage: pnpm sync:worker <context> [--role relay|apply|all] [--concurrency <n>]
 
 Runs the sync of a context in both directions: for each channel, forward
 (monolith → service) and reverse (service → monolith), an outbox relay
@@ -20,11 +33,19 @@ Each channel starts once its capture is installed: forward at the first
 \`pnpm strangler advance <context>\`, reverse at the write cutover, so the
 same process carries the context through every stage without a restart.
 Prints a line a second while changes flow. Ctrl-C or SIGTERM stops it after
-the jobs in progress; nothing is lost, the outbox keeps the rest.
+the batch and the jobs in progress (at most ${CLOSE_BOUND_MS / 1000} s, then it exits 1); nothing is
+lost: the outbox keeps what was not relayed, the queue what was not applied.
 
-Run as many as you like: relays share the outbox, workers share the queue.
+Run as many as you like: relays share the outbox (each row is taken by one,
+and a row relayed twice keeps its job id, so BullMQ keeps one job), apply
+workers share the queue (each job goes to one; applying is idempotent).
 
 Options:
+  --role <role>       what this process runs (default all):
+                        relay  the outbox relays only: few are needed, one per
+                               channel is enough, two for availability
+                        apply  the apply workers only: scale these on queue depth
+                        all    both, as a single process for a small setup
   --concurrency <n>   apply transactions in parallel, each taking up to 16 jobs (default 4)
   -h, --help          show this help
 
@@ -82,28 +103,38 @@ interface Counts {
   deadLettered: number;
 }
 
-/** One channel's relay and workers, started once its capture is installed, stopped with `stopped`. */
+/** One channel's relay and/or workers, started once its capture is installed, stopped with `stopped`. */
 async function runChannel(
   channel: SyncChannel,
+  role: Role,
   concurrency: number,
   stopped: AbortSignal,
   counts: Map<string, () => Counts>,
 ): Promise<void> {
   if (!(await waitForCapture(channel, stopped))) return;
-  const relay = new OutboxRelay(channel, { onError: errorLogger(`${channel.name} relay`) });
-  const worker = new ApplyWorker(channel, { concurrency, onError: errorLogger(`${channel.name} apply`) });
+  const relay = role === 'apply' ? null : new OutboxRelay(channel, { onError: errorLogger(`${channel.name} relay`) });
+  const worker =
+    role === 'relay' ? null : new ApplyWorker(channel, { concurrency, onError: errorLogger(`${channel.name} apply`) });
   try {
-    await relay.start();
-    await worker.start();
-    counts.set(channel.name, () => ({ relayed: relay.stats.relayed + relay.stats.requeued, ...worker.stats }));
-    say(`${channel.name} (${channel.direction}): relay and ${concurrency} apply workers running`);
+    await relay?.start();
+    await worker?.start();
+    counts.set(channel.name, () => ({
+      relayed: relay ? relay.stats.relayed + relay.stats.requeued : 0,
+      ...(worker?.stats ?? { applied: 0, retried: 0, deadLettered: 0 }),
+    }));
+    const running = [relay && 'relay', worker && `${concurrency} apply workers`].filter(Boolean).join(' and ');
+    say(`${channel.name} (${channel.direction}): ${running} running`);
     await new Promise<void>((resolve) => {
       if (stopped.aborted) resolve();
       else stopped.addEventListener('abort', () => resolve(), { once: true });
     });
   } finally {
-    await Promise.all([relay.stop(), worker.close()]);
-    say(`${channel.name}: stopped; relayed ${relay.stats.relayed}, applied ${worker.stats.applied}`);
+    await Promise.all([relay?.stop(), worker?.close()]);
+    const done = [
+      relay && `relayed ${relay.stats.relayed} (requeued ${relay.stats.requeued})`,
+      worker && `applied ${worker.stats.applied}`,
+    ];
+    say(`${channel.name}: stopped; ${done.filter(Boolean).join(', ')}`);
   }
 }
 
@@ -111,7 +142,11 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { concurrency: { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      role: { type: 'string', default: 'all' },
+      concurrency: { type: 'string', default: '4' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -121,6 +156,10 @@ async function main(argv: string[]): Promise<number> {
   if (context === undefined || extra.length > 0) throw new UsageError('name one context, e.g. pnpm sync:worker users');
   if (!isContextName(context)) {
     throw new UsageError(`unknown context "${context}"; the contexts are ${CONTEXT_NAMES.join(', ')}`);
+  }
+  const role = values.role as Role;
+  if (!ROLES.includes(role)) {
+    throw new UsageError(`--role must be one of ${ROLES.join(', ')}, got "${values.role}"`);
   }
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
@@ -138,13 +177,21 @@ async function main(argv: string[]): Promise<number> {
     }
     say(`${signal}: finishing the jobs in progress, then stopping (again to quit at once)`);
     stop.abort();
+    setTimeout(() => {
+      say(`still stopping after ${CLOSE_BOUND_MS / 1000} s: exiting; the jobs in hand go back to the queue`);
+      process.exit(1);
+    }, CLOSE_BOUND_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   const counts = new Map<string, () => Counts>();
-  const running = [channels.forward, channels.reverse].map((c) => runChannel(c, concurrency, stop.signal, counts));
-  say(`syncing ${context}: ${channels.forward.name} and ${channels.reverse.name}, each once its capture is installed`);
+  const running = [channels.forward, channels.reverse].map((c) =>
+    runChannel(c, role, concurrency, stop.signal, counts),
+  );
+  say(
+    `syncing ${context} (role ${role}): ${channels.forward.name} and ${channels.reverse.name}, each once its capture is installed`,
+  );
   const before = new Map<string, Counts>();
   while (!stop.signal.aborted) {
     await sleep(1_000, undefined, { signal: stop.signal }).catch(() => {});

@@ -8,19 +8,25 @@ import { type Call, client, lockFlags, testServerUrls } from '@strangler/foundat
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ContextName } from '../../src/stages/contexts.ts';
 import { STAGES } from '../../src/stages/stages.ts';
+import { OUTBOX_TABLE } from '../../src/sync/capture.ts';
 import { reconcile } from '../../src/sync/reconcile.ts';
+import { DelayProxy } from './delay-proxy.ts';
 import { type Failure, LoadGenerator, type LoadReport } from './load.ts';
-import { type CliResult, type Stack, type StackOptions, startStack } from './stack.ts';
+import { type CliResult, type Stack, type StackOptions, type StackProcess, startStack } from './stack.ts';
 
 /**
  * One extraction under live traffic, every process real: ShopCo, the
- * context's service, two edge routers (sharing the write fence and the
- * traffic counts through Redis), a sync worker, the run's Unleash, and
- * `pnpm strangler` in a child process for every move. The context's workload
- * keeps writing and reading through both routers from the first move to the
- * last:
+ * context's service (behind a TCP proxy that can slow it), two edge routers
+ * (sharing the write fence and the traffic counts through Redis), the sync
+ * workers (by default one; a spec may ask for several relays and several
+ * apply workers, which then coordinate through Postgres and Redis only), the
+ * run's Unleash, and `pnpm strangler` in a child process for every move. The
+ * context's workload keeps writing and reading through both routers from the
+ * first move to the last:
  *
- *   legacy → sync → shadow → canary → reads → (an aborted cutover) → writes
+ *   legacy → sync → shadow → canary → reads → (with `guardedRollout`: the
+ *   service slowed until one of two `pnpm strangler guard --watch` sets the
+ *   reads back to canary, then reads again) → (an aborted cutover) → writes
  *   → complete → writes → reads → canary → shadow → sync → legacy
  *
  * Then: reconcile finds zero drift in both directions, every write that got
@@ -62,6 +68,27 @@ export interface JourneySpec {
   startLoad(stack: JourneyStack): Promise<Workload>;
   /** One acknowledged write of the context through a router, for the sync to carry (the aborted cutover). */
   pendingWrite(call: Call): Promise<void>;
+  /** The `pnpm sync:worker` processes by role; by default one that runs both. */
+  workers?: StackOptions['workers'];
+  /** At `reads`, slow the service until one of two guard processes sets the reads back, once (ADR 0015). */
+  guardedRollout?: boolean;
+}
+
+/** The guarded rollout's trigger: the service's answers this much later, under the routers' 2 s service timeout. */
+const GUARD_DELAY_MS = 600;
+/** A policy sized for a test: the shortest window the guard allows, and few reads. */
+const GUARD_ENV = { GUARD_WINDOW_SECONDS: '10', GUARD_MIN_REQUESTS: '20' };
+const GUARD_WITHIN_MS = 45_000;
+
+/** `<channel>: stopped; relayed N (requeued M)` lines of a relay's log: what it relayed in each of its runs. */
+async function relayedBy(logFile: string, channel: string): Promise<{ relayed: number; requeued: number }> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const total = { relayed: 0, requeued: 0 };
+  for (const m of text.matchAll(new RegExp(`${channel}: stopped; relayed (\\d+) \\(requeued (\\d+)\\)`, 'g'))) {
+    total.relayed += Number(m[1]);
+    total.requeued += Number(m[2]);
+  }
+  return total;
 }
 
 export function defineJourney(spec: JourneySpec): void {
@@ -70,6 +97,7 @@ export function defineJourney(spec: JourneySpec): void {
   let workload: Workload;
 
   let stack: Stack;
+  let proxy: DelayProxy | undefined;
   let redis: Redis;
   let api: UnleashAdminApi;
   let releaseFlags: () => Promise<void>;
@@ -121,11 +149,17 @@ export function defineJourney(spec: JourneySpec): void {
       },
       seed: spec.seed,
       monolithEnv: spec.monolithEnv,
-      // Longer than the default 5 s: this test stops the sync worker for a few seconds on purpose.
+      // Longer than the default 5 s: this test stops the sync workers for a few seconds on purpose.
       routerEnv: { READ_YOUR_WRITES_SECONDS: '20' },
+      serviceFront: async (serviceUrl) => {
+        proxy = await DelayProxy.start(serviceUrl);
+        return proxy.url;
+      },
+      ...(spec.workers ? { workers: spec.workers } : {}),
+      ...(spec.guardedRollout ? { guards: { count: 2, intervalSeconds: 2, env: GUARD_ENV } } : {}),
     });
-    // The worker runs for the whole journey; it starts each direction once its capture exists.
-    await stack.worker.start();
+    // The workers run for the whole journey; each starts each direction once its capture exists.
+    await stack.startWorkers();
 
     load = new LoadGenerator({ routers: stack.routerUrls, pauseMs: 15 });
     workload = await spec.startLoad({ monolith: stack.monolith, service: stack.service, load });
@@ -134,6 +168,7 @@ export function defineJourney(spec: JourneySpec): void {
   afterAll(async () => {
     await load?.stop();
     await stack?.stop();
+    await proxy?.close();
     if (api) await resetFlags().catch(() => {});
     await releaseFlags?.();
     if (redis) {
@@ -158,20 +193,74 @@ export function defineJourney(spec: JourneySpec): void {
         const status = await stack.strangler(['status', CONTEXT]);
         expect(status.stdout).toMatch(new RegExp(`^routers +${spec.fenceMembers} report to the write fence$`, 'm'));
       } catch (err) {
-        console.error(await tail(stack.worker.logFile));
+        for (const w of stack.workers) console.error(`${w.name}:\n${await tail(w.logFile)}`);
         throw err;
       }
     }, 240_000);
 
+    it.runIf(spec.guardedRollout)(
+      'sets the reads back once when the service slows at reads: one of two guards acts, the flags follow',
+      async () => {
+        const slow = proxy as DelayProxy;
+        await Promise.all(stack.guards.map((g) => g.start()));
+        slow.delayMs = GUARD_DELAY_MS;
+        const started = Date.now();
+        let setBack: string | undefined;
+        try {
+          while (setBack === undefined) {
+            if (Date.now() - started > GUARD_WITHIN_MS) {
+              throw new Error(`no guard set the reads back within ${GUARD_WITHIN_MS / 1000} s of the service slowing`);
+            }
+            await new Promise((r) => setTimeout(r, 50));
+            for (const g of stack.guards) {
+              const line = /[^\n]*at reads: SET BACK[^\n]*/.exec(await readFile(g.logFile, 'utf8').catch(() => ''));
+              setBack ??= line?.[0];
+            }
+          }
+        } finally {
+          // At once: the next judgement counts only traffic after the setback, and it must find a healthy service.
+          slow.delayMs = 0;
+        }
+        const tookMs = Date.now() - started;
+        // SIGTERM: a watching guard finishes its round and exits 0.
+        await Promise.all(stack.guards.map((g) => g.stop()));
+        expect(stack.guards.map((g: StackProcess) => g.exitCode)).toEqual(stack.guards.map(() => 0));
+        journal.push(`guard set the reads back ${tookMs} ms after the service slowed, at ${load.requests} requests`);
+
+        expect(await stack.stageOf()).toBe('canary');
+        const history = JSON.parse((await stack.strangler(['history', CONTEXT, '--json'])).stdout) as Array<{
+          actor: string;
+          fromStage: string;
+          toStage: string;
+        }>;
+        const byGuard = history.filter((h) => h.actor === 'guard');
+        expect(byGuard.map((h) => `${h.fromStage}→${h.toStage}`)).toEqual(['reads→canary']);
+        // Back to the canary % it came from: the reads flag on at 50 %, the writes flag untouched.
+        const flags = await api.listFlags();
+        const reads = flags.find((f) => f.name === flagName(CONTEXT, 'reads'));
+        expect({ enabled: reads?.enabled, rollout: reads?.rolloutPercent }).toEqual({ enabled: true, rollout: 50 });
+        expect(flags.find((f) => f.name === flagName(CONTEXT, 'writes'))?.enabled).toBe(false);
+
+        // Forward again. The gate reads a short window, so the slowed traffic is out of it sooner.
+        await stack.advance('reads', {
+          reason: 'journey: the service is well again',
+          env: { GATE_WINDOW_SECONDS: '10' },
+        });
+        journal.push(`advance → reads again at ${load.requests} requests`);
+        expect(await stack.stageOf()).toBe('reads');
+      },
+      120_000,
+    );
+
     it('aborts a cutover whose drain cannot finish, holding writes only briefly and changing nothing', async () => {
-      await stack.worker.stop(); // nothing applies the forward changes now
+      await stack.stopWorkers(); // nothing applies the forward changes now
       await spec.pendingWrite(client(stack.routerUrls[0] as string));
       const before = load.requests;
       const aborted = await stack.strangler(['advance', CONTEXT, '--reason', 'journey: a cutover that must abort'], {
         CUTOVER_DRAIN_MS: '800',
         CUTOVER_MAX_LAG_SECONDS: '60',
       });
-      await stack.worker.start();
+      await stack.startWorkers();
       journal.push(`aborted cutover at ${before} requests`);
       expect(aborted.code, aborted.stdout).toBe(1);
       expect(aborted.stdout).toContain(`writes of ${CONTEXT} held by ${spec.heldBy}`);
@@ -220,6 +309,18 @@ export function defineJourney(spec: JourneySpec): void {
 
       await workload.verify({ monolith: stack.monolith, service: stack.service });
 
+      // The relays shared the outbox: every forward change was relayed by exactly one of them (a requeue aside).
+      await stack.stopWorkers();
+      expect(stack.workers.map((w) => w.exitCode)).toEqual(stack.workers.map(() => 0));
+      const name = stack.channels.forward.name;
+      const relays = stack.workers.filter((w) => !/-apply-/.test(w.name));
+      const counts = await Promise.all(relays.map((w) => relayedBy(w.logFile, name)));
+      const rows = await stack.monolith(OUTBOX_TABLE).where({ channel: name }).count<{ n: string }[]>('* as n');
+      const relayed = counts.reduce((sum, c) => sum + c.relayed - c.requeued, 0);
+      journal.push(`${name}: ${rows[0]?.n} changes captured, relayed ${counts.map((c) => c.relayed).join(' + ')}`);
+      expect(relayed).toBe(Number(rows[0]?.n));
+      await stack.startWorkers();
+
       const serverErrors = report.failures.filter((f) => f.status >= 500 || f.status === 0);
       const unexplained = serverErrors.filter(
         (f) => !(f.status === 503 && f.code === 'ROUTER_WRITES_HELD') && !workload.expected(f),
@@ -242,7 +343,10 @@ export function defineJourney(spec: JourneySpec): void {
         .reverse()
         .filter((h) => h.fromStage !== h.toStage)
         .map((h) => `${h.fromStage}→${h.toStage}`);
-      const forwardMoves = STAGES.slice(1).map((s, i) => `${STAGES[i]}→${s}`);
+      const forwardMoves = STAGES.slice(1).flatMap((s, i) =>
+        // The guard's setback and the move forward again.
+        spec.guardedRollout && s === 'reads' ? ['canary→reads', 'reads→canary', 'canary→reads'] : [`${STAGES[i]}→${s}`],
+      );
       const backMoves = [...STAGES]
         .reverse()
         .slice(1)

@@ -14,8 +14,9 @@ import { captureLag } from '../../src/sync/outbox.ts';
  * A whole extraction's processes, every one real, for the tests that run
  * traffic through it (the journeys, the chaos suite): ShopCo, the context's
  * service, two edge routers sharing the write fence and the traffic counts
- * through Redis, a sync worker, and `pnpm strangler` in a child process for
- * every move. Redis and Unleash are given: the journeys use the run's, the
+ * through Redis, sync workers (`pnpm sync:worker --role`, as many of each
+ * role as asked), guards (`pnpm strangler guard --watch`), and
+ * `pnpm strangler` in a child process for every move. Redis and Unleash are given: the journeys use the run's, the
  * chaos suite starts its own so it can kill them.
  *
  * Every process keeps its command line, so a test can kill it (SIGKILL, no
@@ -25,6 +26,9 @@ import { captureLag } from '../../src/sync/outbox.ts';
 const CLI = join(REPO_ROOT, 'migrations/src/cli/strangler.ts');
 const WORKER = join(REPO_ROOT, 'migrations/src/cli/sync-worker.ts');
 const run = promisify(execFile);
+
+/** What a `pnpm sync:worker` process runs (its `--role`). */
+export type WorkerRole = 'relay' | 'apply' | 'all';
 
 export interface UnleashAccess {
   url: string;
@@ -54,6 +58,10 @@ export interface StackOptions {
   routerEnv?: Record<string, string>;
   /** Where the routers reach the service; by default its own address. A test may put a proxy in between. */
   serviceFront?: (serviceUrl: string) => Promise<string>;
+  /** How many `pnpm sync:worker` processes of each role; by default one `all`. */
+  workers?: Partial<Record<WorkerRole, number>>;
+  /** `pnpm strangler guard <context> --watch` processes, with their policy's environment; none by default. */
+  guards?: { count: number; intervalSeconds: number; env: Record<string, string> };
 }
 
 export interface CliResult {
@@ -94,6 +102,11 @@ export class StackProcess {
   get running(): boolean {
     const child = this.#process?.child;
     return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** The exit code of its last run; null while it runs, or when a signal ended it. */
+  get exitCode(): number | null {
+    return this.#process?.child.exitCode ?? null;
   }
 
   get pid(): number | undefined {
@@ -140,8 +153,18 @@ export interface Stack {
   readonly shopco: StackProcess;
   readonly serviceProcess: StackProcess;
   readonly routers: readonly StackProcess[];
-  /** `pnpm sync:worker <context>`: both directions, each once its capture exists. Not started by `startStack`. */
+  /**
+   * `pnpm sync:worker <context> --role <role>`, as `workers` asked; each runs
+   * both directions, each once its capture exists. Not started by `startStack`.
+   */
+  readonly workers: readonly StackProcess[];
+  /** The first of `workers` (the only one, by default). */
   readonly worker: StackProcess;
+  /** Starts (or stops) every one of `workers`. */
+  startWorkers(): Promise<void>;
+  stopWorkers(): Promise<void>;
+  /** `pnpm strangler guard <context> --watch`, as `guards` asked. Not started by `startStack`. */
+  readonly guards: readonly StackProcess[];
   /** The environment `pnpm strangler` runs with. */
   readonly cliEnv: Record<string, string>;
   /** `pnpm strangler <args>` in a child process, to its exit. */
@@ -153,7 +176,7 @@ export interface Stack {
    * service requests, the last reconcile), so a refusal is retried while the
    * load produces them; a drift refusal runs a reconcile first.
    */
-  advance(to: string, opts?: { timeoutMs?: number; reason?: string }): Promise<CliResult>;
+  advance(to: string, opts?: { timeoutMs?: number; reason?: string; env?: Record<string, string> }): Promise<CliResult>;
   rollback(to: string, opts?: { reason?: string }): Promise<CliResult>;
   stageOf(): Promise<string>;
   /** Waits until every captured change of `channel` is applied. */
@@ -269,11 +292,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       GATE_P99_MARGIN_MS: '500',
       GATE_ERROR_RATE_MARGIN: '0.01',
     };
-    const worker = new StackProcess('sync-worker', WORKER, cliEnv, join(logDir, 'sync-worker.log'), {
-      args: [context],
-    });
+    const roles = Object.entries(options.workers ?? { all: 1 }) as Array<[WorkerRole, number]>;
+    const single = roles.length === 1 && roles[0]?.[0] === 'all' && roles[0][1] === 1;
+    const workers = roles.flatMap(([role, count]) =>
+      Array.from({ length: count }, (_, i) => {
+        const name = single ? 'sync-worker' : `sync-${role}-${i}`;
+        return new StackProcess(name, WORKER, cliEnv, join(logDir, `${name}.log`), {
+          args: [context, '--role', role],
+        });
+      }),
+    );
+    const worker = workers[0];
+    if (!worker) throw new Error('the stack needs at least one sync worker');
+    const guards = Array.from(
+      { length: options.guards?.count ?? 0 },
+      (_, i) =>
+        new StackProcess(`guard-${i}`, CLI, { ...cliEnv, ...options.guards?.env }, join(logDir, `guard-${i}.log`), {
+          args: ['guard', context, '--watch', '--interval', String(options.guards?.intervalSeconds ?? 10)],
+        }),
+    );
 
-    const processes = [shopco, serviceProcess, ...routers, worker];
+    const processes = [shopco, serviceProcess, ...routers, ...workers, ...guards];
     cleanups.push(async () => {
       for (const p of [...processes].reverse()) await p.stop().catch(() => {});
     });
@@ -304,10 +343,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return child;
     };
 
-    const advance = async (to: string, opts: { timeoutMs?: number; reason?: string } = {}): Promise<CliResult> => {
+    const advance = async (
+      to: string,
+      opts: { timeoutMs?: number; reason?: string; env?: Record<string, string> } = {},
+    ): Promise<CliResult> => {
       const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
       for (;;) {
-        const result = await strangler(['advance', context, '--reason', opts.reason ?? `test: to ${to}`]);
+        const result = await strangler(['advance', context, '--reason', opts.reason ?? `test: to ${to}`], opts.env);
         if (result.code === 0) {
           if (!result.stdout.includes(`${context} is now at ${to}`)) {
             throw new Error(`advance to ${to} ended elsewhere:\n${result.stdout}`);
@@ -318,7 +360,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         if (!gateUnmet || Date.now() > deadline) {
           throw new Error(`advance to ${to} failed (exit ${result.code}):\n${result.stderr}${result.stdout}`);
         }
-        if (/drift is|no reconcile has run/.test(result.stderr)) await strangler(['reconcile', context]);
+        if (/drift is|no reconcile has run/.test(result.stderr)) await strangler(['reconcile', context], opts.env);
         else await sleep(500);
       }
     };
@@ -362,7 +404,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       shopco,
       serviceProcess,
       routers,
+      workers,
       worker,
+      startWorkers: async () => {
+        await Promise.all(workers.map((w) => w.start()));
+      },
+      stopWorkers: async () => {
+        await Promise.all(workers.map((w) => w.stop()));
+      },
+      guards,
       cliEnv,
       strangler,
       spawnStrangler,

@@ -267,6 +267,9 @@ export const usersJourney: JourneySpec = {
   fenceMembers: 2,
   monolithEnv: () => ({}),
   seed: seedUsers,
+  // Several processes of each kind, as a deployment runs them: they coordinate through Postgres and Redis only.
+  workers: { relay: 2, apply: 2 },
+  guardedRollout: true,
 
   async pendingWrite(call: Call) {
     const pending = await call('POST', '/api/users/register', {
