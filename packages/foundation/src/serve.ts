@@ -16,6 +16,12 @@ export interface ServeOptions<C extends ServedConfig> {
   build: (config: C, logger: Logger) => Promise<FastifyInstance>;
   /** Released after the app has closed (e.g. a flag client). */
   afterClose?: () => Promise<void>;
+  /**
+   * How long closing may take before the process exits anyway (default 10 s):
+   * at least the longest a request can take, or the requests still in flight
+   * at that moment are cut off without an answer.
+   */
+  closeTimeoutMs?: (config: C) => number;
   /** Logged once listening, with the line "<name> is up". */
   describe?: (config: C) => Record<string, unknown>;
 }
@@ -53,7 +59,7 @@ export async function serve<C extends ServedConfig>(options: ServeOptions<C>, en
       await app.close();
       await options.afterClose?.();
     },
-    { logger },
+    { logger, ...(options.closeTimeoutMs ? { timeoutMs: options.closeTimeoutMs(config) } : {}) },
   );
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
