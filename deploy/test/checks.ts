@@ -245,6 +245,15 @@ export function checkScaling(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
   const deployments = byKind(objects, 'Deployment');
   const find = (name: string) => deployments.find((d) => d.metadata.name === name);
+  const scaled = [
+    ...byKind(objects, 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name as string),
+    ...byKind(objects, 'ScaledObject').map((s) => s.spec.scaleTargetRef.name as string),
+  ];
+  for (const name of scaled) {
+    if (find(name)?.spec.replicas !== undefined) {
+      problems.push(`Deployment/${name}: sets replicas, which every apply would reset under its autoscaler`);
+    }
+  }
   for (const hpa of byKind(objects, 'HorizontalPodAutoscaler')) {
     const d = find(hpa.spec.scaleTargetRef.name);
     if (!d)

@@ -90,7 +90,7 @@ describe('the Kubernetes overlays', () => {
     const images = (objects: K8sObject[]) => new Set(objects.flatMap((o) => containersOf(o).map((c) => c.image)));
     expect(images(d)).toEqual(new Set(['strangler:dev']));
     expect(images(p)).toEqual(new Set(['registry.example.com/strangler:0.1.0']));
-    expect(find(d, 'Deployment', 'edge-router').spec.replicas).toBe(1);
+    expect(find(d, 'Deployment', 'monolith').spec.replicas).toBe(1);
     expect(find(d, 'HorizontalPodAutoscaler', 'edge-router').spec.minReplicas).toBe(1);
     expect(find(d, 'PodDisruptionBudget', 'edge-router').spec).not.toHaveProperty('minAvailable');
     expect(find(p, 'Deployment', 'sync-users-relay').spec.replicas).toBe(2);
@@ -221,6 +221,13 @@ describe('the Kubernetes overlays', () => {
         };
       },
       /PodDisruptionBudget\/edge-router: minAvailable 1 of 1 blocks drains/,
+    ],
+    [
+      'replicas on a Deployment an autoscaler owns',
+      (o) => {
+        find(o, 'Deployment', 'sync-products-apply').spec.replicas = 1;
+      },
+      /Deployment\/sync-products-apply: sets replicas, which every apply would reset/,
     ],
     [
       'KEDA pointed at another Redis than REDIS_URL',
