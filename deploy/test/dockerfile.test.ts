@@ -23,7 +23,7 @@ interface Stage {
   instructions: Instruction[];
 }
 
-export function parseDockerfile(text: string): Stage[] {
+function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
   const logical = text
     .replace(/\\\n/g, ' ')
@@ -103,7 +103,8 @@ function problemsOf(dockerfile: string, dockerignore: string): string[] {
   if (!install?.args.includes('--frozen-lockfile') || !install.args.includes('--prod')) {
     problems.push('deps: pnpm install --frozen-lockfile --prod');
   }
-  if (!/^node:24[-.]/.test(String(deps.from === '${NODE_IMAGE}' ? nodeImage(dockerfile) : deps.from))) {
+  const base = deps.from.startsWith('$') ? nodeImage(dockerfile) : deps.from;
+  if (!/^node:24[-.]/.test(base)) {
     problems.push('the base image must be Node 24');
   }
 
