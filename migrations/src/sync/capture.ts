@@ -178,6 +178,13 @@ export async function installCapture(knex: Knex, channel: SyncChannel): Promise<
   const fn = captureFunctionName(channel);
   await knex.transaction(async (trx) => {
     await lockCaptureDdl(trx);
+    // The source tables first, in the mode their DROP TRIGGER needs: a writer locks its table, then its
+    // trigger writes the outbox. Taking the outbox first (its CREATE INDEX IF NOT EXISTS) and the table
+    // second deadlocked a reinstall against such a writer, and Postgres killed one of the two.
+    for (const m of channel.mappings) {
+      if (await tableExists(trx, m.source.table))
+        await trx.raw(`LOCK TABLE ${m.source.table} IN ACCESS EXCLUSIVE MODE`);
+    }
     await ensureCaptureTables(trx);
     // Starts "asleep": writers ring until a relay says it is awake.
     await trx.raw(

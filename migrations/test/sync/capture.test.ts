@@ -143,4 +143,30 @@ describe('capture', () => {
       { channel: 'capture-reverse', row_key: String(ids[0]), op: 'U' },
     ]);
   });
+
+  // Regression: a reinstall (`advance` run again after a killed backfill) locked the outbox, then the source
+  // table; a writer holds the source table, then its trigger needs the outbox: Postgres killed the writer
+  // ("deadlock detected", a 500 to the monolith's client). The reinstall now locks the source tables first.
+  it('reinstalls under a writer midway through its transaction without a deadlock', async () => {
+    const [id = 0] = await insertUsers(fx.sourceKnex, 'reinstall', 1);
+    const writer = await fx.sourceKnex.transaction();
+    try {
+      // The writer holds users (as an UPDATE does before its trigger fires), not yet the outbox.
+      await writer('users').where({ id: -1 }).update({ full_name: 'nobody' });
+      const reinstall = installCapture(fx.sourceKnex, forward).then(
+        () => null,
+        (err: Error) => err.message,
+      );
+      // Let the reinstall take what it can and block.
+      await new Promise((r) => setTimeout(r, 300));
+      // Now the writer's trigger needs the outbox.
+      await writer('users').where({ id }).update({ full_name: 'Renamed during a reinstall' });
+      await writer.commit();
+      expect(await reinstall).toBeNull();
+    } catch (err) {
+      await writer.rollback().catch(() => {});
+      throw err;
+    }
+    expect(await isCaptureInstalled(fx.sourceKnex, forward)).toBe(true);
+  });
 });
