@@ -12,7 +12,7 @@ import { OUTBOX_TABLE } from '../../src/sync/capture.ts';
 import { reconcile } from '../../src/sync/reconcile.ts';
 import { DelayProxy } from './delay-proxy.ts';
 import { type Failure, LoadGenerator, type LoadReport } from './load.ts';
-import { type CliResult, type Stack, type StackOptions, type StackProcess, startStack } from './stack.ts';
+import { type CliResult, type Stack, type StackOptions, startStack } from './stack.ts';
 
 /**
  * One extraction under live traffic, every process real: ShopCo, the
@@ -106,8 +106,15 @@ export function defineJourney(spec: JourneySpec): void {
   let report: LoadReport;
   const journal: string[] = [];
 
+  /**
+   * The gates' environment. After the guarded rollout's slowdown, the shortest window (the current 10 s
+   * bucket): the slowed reads must not count against the service in the next gates, and with the
+   * journey's 60 s window they would for a minute.
+   */
+  let gateEnv: Record<string, string> = {};
+
   async function advance(to: string): Promise<CliResult> {
-    const result = await stack.advance(to, { reason: `journey to ${to}` });
+    const result = await stack.advance(to, { reason: `journey to ${to}`, env: gateEnv });
     journal.push(`advance → ${to} at ${load.requests} requests`);
     return result;
   }
@@ -224,7 +231,7 @@ export function defineJourney(spec: JourneySpec): void {
         const tookMs = Date.now() - started;
         // SIGTERM: a watching guard finishes its round and exits 0.
         await Promise.all(stack.guards.map((g) => g.stop()));
-        expect(stack.guards.map((g: StackProcess) => g.exitCode)).toEqual(stack.guards.map(() => 0));
+        expect(stack.guards.map((g) => g.exitCode)).toEqual(stack.guards.map(() => 0));
         journal.push(`guard set the reads back ${tookMs} ms after the service slowed, at ${load.requests} requests`);
 
         expect(await stack.stageOf()).toBe('canary');
@@ -241,11 +248,9 @@ export function defineJourney(spec: JourneySpec): void {
         expect({ enabled: reads?.enabled, rollout: reads?.rolloutPercent }).toEqual({ enabled: true, rollout: 50 });
         expect(flags.find((f) => f.name === flagName(CONTEXT, 'writes'))?.enabled).toBe(false);
 
-        // Forward again. The gate reads a short window, so the slowed traffic is out of it sooner.
-        await stack.advance('reads', {
-          reason: 'journey: the service is well again',
-          env: { GATE_WINDOW_SECONDS: '10' },
-        });
+        // Forward again, the gates from now on reading the current bucket only (see gateEnv).
+        gateEnv = { GATE_WINDOW_SECONDS: '10' };
+        await stack.advance('reads', { reason: 'journey: the service is well again', env: gateEnv });
         journal.push(`advance → reads again at ${load.requests} requests`);
         expect(await stack.stageOf()).toBe('reads');
       },
@@ -256,10 +261,19 @@ export function defineJourney(spec: JourneySpec): void {
       await stack.stopWorkers(); // nothing applies the forward changes now
       await spec.pendingWrite(client(stack.routerUrls[0] as string));
       const before = load.requests;
-      const aborted = await stack.strangler(['advance', CONTEXT, '--reason', 'journey: a cutover that must abort'], {
-        CUTOVER_DRAIN_MS: '800',
-        CUTOVER_MAX_LAG_SECONDS: '60',
-      });
+      const abortEnv = { ...gateEnv, CUTOVER_DRAIN_MS: '800', CUTOVER_MAX_LAG_SECONDS: '60' };
+      let aborted = await stack.strangler(
+        ['advance', CONTEXT, '--reason', 'journey: a cutover that must abort'],
+        abortEnv,
+      );
+      // A short gate window may hold too few requests yet (a bucket just began): the gate refuses, nothing is held.
+      for (let tries = 0; /the gate to writes is not met/.test(aborted.stderr) && tries < 40; tries++) {
+        await new Promise((r) => setTimeout(r, 500));
+        aborted = await stack.strangler(
+          ['advance', CONTEXT, '--reason', 'journey: a cutover that must abort'],
+          abortEnv,
+        );
+      }
       await stack.startWorkers();
       journal.push(`aborted cutover at ${before} requests`);
       expect(aborted.code, aborted.stdout).toBe(1);
