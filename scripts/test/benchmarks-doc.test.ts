@@ -95,6 +95,15 @@ describe('docs/benchmarks.md', () => {
     for (const c of CONTEXTS) expect(sync).toContain(`<!-- bench:sync:${c}:end -->`);
   });
 
+  it('has the router section in two parts, the proxies measured against their peers before the processes', async () => {
+    const text = await readFile(DOC, 'utf8');
+    const router = text.slice(text.indexOf('<!-- bench:router:begin -->'), text.indexOf('<!-- bench:router:end -->'));
+    const at = ['proxies', 'processes'].map((p) => router.indexOf(`<!-- bench:router:${p}:begin -->`));
+    expect(at.every((i) => i > 0)).toBe(true);
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    for (const p of ['proxies', 'processes']) expect(router).toContain(`<!-- bench:router:${p}:end -->`);
+  });
+
   it('a run of one context, written into a copy, changes that part and nothing else', async () => {
     const original = await readFile(DOC, 'utf8');
     const copy = join(dir, 'benchmarks.md');
