@@ -20,12 +20,13 @@ await serve({
   },
   // Closing waits for every request in flight, and a request's own bounds end it: a read may wait for the
   // service, then fall back to the monolith; a write may be held by a cutover, then wait for its owner.
-  // A second more, so the last of them is answered (504 at worst) before the process exits.
+  // Two seconds more, so the last of them is answered (504 at worst) before the process exits: the HTTP
+  // client's timers fire up to a second late, and a fallen-back read waits on two of them.
   closeTimeoutMs: (config) =>
     Math.max(
       config.SERVICE_TIMEOUT_MS + config.MONOLITH_TIMEOUT_MS,
       config.WRITE_HOLD_MAX_MS + Math.max(config.SERVICE_TIMEOUT_MS, config.MONOLITH_TIMEOUT_MS),
-    ) + 1_000,
+    ) + 2_000,
   afterClose: async () => {
     await flags?.close();
   },
