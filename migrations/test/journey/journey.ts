@@ -205,9 +205,9 @@ export function defineJourney(spec: JourneySpec): void {
       }
     }, 240_000);
 
-    it.runIf(spec.guardedRollout)(
-      'sets the reads back once when the service slows at reads: one of two guards acts, the flags follow',
-      async () => {
+    // Only the journeys that run the guarded rollout have this step (not defined, so not skipped, elsewhere).
+    if (spec.guardedRollout) {
+      it('sets the reads back once when the service slows at reads: one of two guards acts, the flags follow', async () => {
         const slow = proxy as DelayProxy;
         await Promise.all(stack.guards.map((g) => g.start()));
         slow.delayMs = GUARD_DELAY_MS;
@@ -253,9 +253,8 @@ export function defineJourney(spec: JourneySpec): void {
         await stack.advance('reads', { reason: 'journey: the service is well again', env: gateEnv });
         journal.push(`advance → reads again at ${load.requests} requests`);
         expect(await stack.stageOf()).toBe('reads');
-      },
-      120_000,
-    );
+      }, 120_000);
+    }
 
     it('aborts a cutover whose drain cannot finish, holding writes only briefly and changing nothing', async () => {
       await stack.stopWorkers(); // nothing applies the forward changes now
