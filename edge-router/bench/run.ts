@@ -622,17 +622,21 @@ async function main(): Promise<void> {
 const measuredOn = () =>
   `${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 
+/** What every table's measurement note says about the run. */
+interface RunInfo {
+  command: string;
+  seconds: number;
+  rate: number;
+  connections: number;
+  roundSeconds: number;
+  pinning: Pinning | null;
+  redis: boolean;
+}
+
 function render(
   rows: Row[],
-  run: {
-    command: string;
-    seconds: number;
-    rate: number;
-    connections: number;
-    roundSeconds: number;
-    pinning: Pinning | null;
+  run: RunInfo & {
     nginx: boolean;
-    redis: boolean;
     counted: Map<Method, { quiet: number; all: number }>;
     quietMax: number | null;
     saturationBackground: number | null;
@@ -769,19 +773,7 @@ async function measureProcesses(o: {
   return done;
 }
 
-function renderProcesses(
-  all: ProcessesRound[],
-  run: {
-    command: string;
-    seconds: number;
-    rate: number;
-    connections: number;
-    roundSeconds: number;
-    pinning: Pinning | null;
-    quietMax: number | null;
-    redis: boolean;
-  },
-): string {
+function renderProcesses(all: ProcessesRound[], run: RunInfo & { quietMax: number | null }): string {
   const methods = [...new Set(all.map((r) => r.method))];
   // Only quiet rounds count when a request kind has any; else all, and the note says so.
   const counted = (m: Method) => {

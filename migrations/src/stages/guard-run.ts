@@ -73,13 +73,16 @@ interface Remembered {
 export async function assessReads(
   deps: Pick<GuardDeps, 'db' | 'redis' | 'trafficPrefix' | 'policy' | 'now'>,
   record: ContextRecord,
-  { remember = false }: { remember?: boolean } = {},
+  {
+    remember = false,
+    lastMoveAt,
+  }: { remember?: boolean /** When the caller has read it already. */; lastMoveAt?: Date | null } = {},
 ): Promise<GuardVerdict> {
   if (!guardedStage(record.stage, record.canaryPercent)) return { kind: 'idle', reason: idleReason(record.stage) };
   const stages = new StageStore(deps.db);
   const { minRequests, windowSeconds } = deps.policy;
   const now = deps.now?.() ?? Date.now();
-  const lastMove = await stages.lastMoveAt(record.context);
+  const lastMove = lastMoveAt !== undefined ? lastMoveAt : await stages.lastMoveAt(record.context);
   // A Redis that is away must not read as "no traffic".
   await deps.redis.ping();
   const read = (opts: { now: number; sinceMs?: number }) =>
@@ -129,8 +132,9 @@ function parseRemembered(text: string | null): Remembered | null {
 export async function guardContext(deps: GuardDeps, context: ContextName): Promise<GuardCheck> {
   const stages = new StageStore(deps.db);
   const record = await stages.get(context);
-  const lastMove = (await stages.lastMoveAt(context))?.getTime() ?? null;
-  const verdict = await assessReads(deps, record, { remember: true });
+  const lastMoveAt = await stages.lastMoveAt(context);
+  const lastMove = lastMoveAt?.getTime() ?? null;
+  const verdict = await assessReads(deps, record, { remember: true, lastMoveAt });
   const check: GuardCheck = {
     context,
     stage: record.stage,
