@@ -128,6 +128,11 @@ export interface Scenario {
   promises?(result: ScenarioResult): string[];
   /** The fault is itself the move to `stage` (the backfill killed midway): the runner does not move first. */
   runsOwnMove?: boolean;
+  /**
+   * The fault closes connections clients hold (a router restarting): a write sent on a
+   * keep-alive connection as the router closes it breaks, outcome unknown to the client.
+   */
+  connectionsMayBreak?: boolean;
 }
 
 export type RequestKind = 'read' | 'login' | 'write';
@@ -166,6 +171,8 @@ export interface ScenarioResult {
   serviceReads: { before: number; during: number; after: number };
   /** From the fault's end to the first read the service answered again; null when it answered none after. */
   serviceBackMs: number | null;
+  /** From the scenario: a write may fail with its connection broken (outcome unknown, audited). */
+  connectionsMayBreak: boolean;
   /** The longest a write or login waited for the answer that refused it (a 503, a 504): "fail fast", reported. */
   slowestRefusalMs: number;
   notes: string[];
@@ -343,6 +350,7 @@ export async function runScenario(stack: ChaosStack, scenario: Scenario): Promis
     id: scenario.id,
     title: scenario.title,
     stage: scenario.stage,
+    connectionsMayBreak: scenario.connectionsMayBreak ?? false,
     requests: report.requests,
     byKind,
     failures,

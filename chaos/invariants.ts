@@ -58,7 +58,11 @@ export function invariantProblems(r: ScenarioResult): string[] {
   if (logins.length > 0) problems.push(`logins failed otherwise than documented: ${logins.join(', ')}`);
   const unknownAllowed = SERVICE_OWNS_WRITES.has(r.stage);
   const writes = Object.keys(r.failures.write).filter(
-    (label) => !ALLOWED_WRITE_FAILURES.has(label) && !(unknownAllowed && UNKNOWN_OUTCOME_FAILURES.has(label)),
+    (label) =>
+      !ALLOWED_WRITE_FAILURES.has(label) &&
+      !(unknownAllowed && UNKNOWN_OUTCOME_FAILURES.has(label)) &&
+      // HTTP/1.1's keep-alive race: the audit finds such a write in both databases or in neither.
+      !(r.connectionsMayBreak && label.startsWith('connection broken')),
   );
   if (writes.length > 0) problems.push(`writes failed otherwise than fast and documented: ${writes.join(', ')}`);
   if (r.ackedWrites === 0) problems.push('no write was acknowledged: the load did not run');

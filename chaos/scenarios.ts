@@ -274,6 +274,7 @@ export const routerRestarted: Scenario = {
   warmupMs: WARMUP_MS,
   afterMs: AFTER_MS,
   load: { shoppers: 6, visitors: 2 },
+  connectionsMayBreak: true,
   async inject({ stack, faultEnds, note }: FaultContext) {
     const router = stack.routers[0];
     if (!router) throw new Error('no router');

@@ -8,6 +8,7 @@ const clean = (): ScenarioResult => ({
   id: 'x',
   title: 'x',
   stage: 'canary',
+  connectionsMayBreak: false,
   requests: 100,
   byKind: { read: { total: 60, failed: 0 }, login: { total: 10, failed: 0 }, write: { total: 30, failed: 0 } },
   failures: { read: {}, login: {}, write: {} },
@@ -42,6 +43,16 @@ describe('the invariants of a chaos scenario', () => {
     expect(invariantProblems(r)).toEqual([
       'writes failed otherwise than fast and documented: 500 INTERNAL, connection broken (ECONNRESET)',
     ]);
+  });
+
+  it("allow a write whose connection broke only where the fault closes clients' connections", () => {
+    const r = clean();
+    r.failures.write = { 'connection broken (ECONNRESET)': 1 };
+    expect(invariantProblems(r)).toEqual([
+      'writes failed otherwise than fast and documented: connection broken (ECONNRESET)',
+    ]);
+    r.connectionsMayBreak = true;
+    expect(invariantProblems(r)).toEqual([]);
   });
 
   it('allow a write of unknown outcome (504, 502) only where the service owns the writes', () => {
